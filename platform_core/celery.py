@@ -1,0 +1,28 @@
+"""The Celery application. Workers start with ``celery -A platform_core worker``."""
+
+import os
+
+from celery import Celery
+from celery.signals import setup_logging
+from django_structlog.celery.steps import DjangoStructLogInitStep
+
+from platform_core import embedded_broker
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "platform_core.settings")
+embedded_broker.register()
+
+app = Celery("platform_core")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()
+# Binds the publishing request's id (and ip) into every task's log context.
+app.steps["worker"].add(DjangoStructLogInitStep)
+
+
+@setup_logging.connect
+def use_django_logging(**kwargs):
+    # Workers log JSON through Django's LOGGING, like the web process.
+    from logging.config import dictConfig
+
+    from django.conf import settings
+
+    dictConfig(settings.LOGGING)

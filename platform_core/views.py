@@ -1,0 +1,61 @@
+"""Account pages, health and metrics."""
+
+from django.conf import settings
+from django.contrib.auth import views as auth_views
+from django.contrib.auth.decorators import login_required
+from django.db import connection
+from django.http import HttpResponse, JsonResponse
+from django.shortcuts import render
+from django.utils.crypto import constant_time_compare
+from django.views.decorators.cache import never_cache
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
+
+from platform_core import services
+
+
+@login_required
+def api_tokens(request):
+    return render(request, "accounts/tokens.html")
+
+
+class PasswordChangeView(auth_views.PasswordChangeView):
+    def form_valid(self, form):
+        response = super().form_valid(form)
+        services.record_password_change(self.request.user)
+        return response
+
+
+@never_cache
+def healthz(request):
+    """Liveness and database reachability, for load balancers and Docker."""
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+    except Exception as error:  # noqa: BLE001 - any database failure means unhealthy
+        return JsonResponse({"status": "error", "database": type(error).__name__}, status=503)
+    return JsonResponse({"status": "ok"})
+
+
+def _metrics_allowed(request) -> bool:
+    if request.user.is_authenticated and request.user.is_site_admin:
+        return True
+    expected = settings.METRICS_TOKEN
+    header = request.headers.get("authorization", "")
+    return bool(expected) and constant_time_compare(header, f"Bearer {expected}")
+
+
+@never_cache
+def metrics(request):
+    if not _metrics_allowed(request):
+        return JsonResponse(
+            {
+                "error": {
+                    "code": "not_authenticated",
+                    "message": "Metrics need an admin session or the metrics token.",
+                    "details": {},
+                }
+            },
+            status=401,
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    return HttpResponse(generate_latest(REGISTRY), content_type=CONTENT_TYPE_LATEST)

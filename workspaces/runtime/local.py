@@ -1,0 +1,555 @@
+import asyncio
+import contextlib
+import ctypes
+import errno
+import fcntl
+import os
+import shutil
+import signal
+import struct
+import subprocess
+import sys
+import termios
+import time
+from pathlib import Path
+
+import structlog
+from django.conf import settings
+from django.utils import timezone
+
+from workspaces.environment.installer import install_hooks
+from workspaces.runtime.base import (
+    InputOverflowError,
+    OutputCallback,
+    ProvisionStep,
+    RuntimeProcess,
+    WorkspaceRuntime,
+)
+
+logger = structlog.get_logger(__name__)
+
+VENV_TIMEOUT_SECONDS = 300
+
+
+class ProvisioningError(RuntimeError):
+    pass
+
+
+class LocalRuntime(WorkspaceRuntime):
+    """Workspaces as directories on the platform's own machine, each with a ``.venv``.
+
+    Development-grade isolation: processes run as the platform's user. The
+    Docker runtime gives each workspace its own container.
+    """
+
+    name = "local"
+
+    def __init__(self, workspaces_root: Path):
+        self.workspaces_root = Path(workspaces_root)
+
+    def root(self, workspace_id: int) -> Path:
+        return self.workspaces_root / f"ws-{int(workspace_id)}"
+
+    def trash_dir(self) -> Path:
+        return self.workspaces_root / ".trash"
+
+    def provision(self, workspace_id: int, report: ProvisionStep) -> None:
+        root = self.root(workspace_id)
+        report(10, "Creating the workspace directory")
+        if root.exists() and not root.is_dir():
+            raise ProvisioningError(f"The workspace path exists but is not a directory ({root.name}).")
+        root.mkdir(parents=True, exist_ok=True)
+
+        venv = root / ".venv"
+        if (venv / "bin" / "python").exists():
+            report(80, "Virtual environment already present")
+        else:
+            report(30, "Creating the virtual environment (.venv)")
+            self._create_venv(venv)
+        if not any(path for path in root.iterdir() if path.name != ".venv"):
+            (root / "main.py").write_text('print("Hello from Devbench")\n')
+        # Also for an existing venv: re-provisioning repairs and upgrades the hooks.
+        report(90, "Installing environment hooks")
+        install_hooks(root, venv)
+        report(95, "Workspace files ready")
+
+    def _create_venv(self, venv: Path) -> None:
+        python = settings.WORKSPACE_PYTHON or sys.executable
+        # virtualenv seeds pip from wheels it ships (no network) and is about
+        # ten times faster than `python -m venv`, which runs ensurepip each time.
+        argv = [sys.executable, "-m", "virtualenv", "--quiet", "--no-periodic-update", "--python", python, str(venv)]
+        try:
+            completed = subprocess.run(  # noqa: S603 - argv list, no shell
+                argv,
+                capture_output=True,
+                text=True,
+                timeout=VENV_TIMEOUT_SECONDS,
+                check=False,
+            )
+        except FileNotFoundError as error:
+            raise ProvisioningError(f"Python interpreter not found: {python}") from error
+        except subprocess.TimeoutExpired as error:
+            raise ProvisioningError(f"Creating the virtual environment took over {VENV_TIMEOUT_SECONDS}s.") from error
+        if completed.returncode != 0:
+            output = (completed.stderr or completed.stdout).strip()[-1500:]
+            raise ProvisioningError(f"Creating the virtual environment failed: {output}")
+
+    def discard(self, workspace_id: int) -> Path | None:
+        root = self.root(workspace_id)
+        if not root.exists():
+            return None
+        # Deleted workspaces go to a trash folder, not straight to oblivion:
+        # an administrator can still recover them until the trash is purged.
+        trash = self.trash_dir()
+        trash.mkdir(parents=True, exist_ok=True)
+        destination = trash / f"{root.name}-{timezone.now():%Y%m%dT%H%M%S%f}"
+        shutil.move(str(root), str(destination))
+        return destination
+
+    async def spawn(
+        self,
+        workspace_id: int,
+        argv: list[str],
+        *,
+        tty: bool,
+        env: dict[str, str],
+        cwd: str | None = None,
+        cols: int = 80,
+        rows: int = 24,
+    ) -> RuntimeProcess:
+        root = self.root(workspace_id)
+        if not root.is_dir():
+            raise FileNotFoundError(f"The workspace directory of workspace {workspace_id} does not exist.")
+        workdir = _resolve_cwd(root, cwd)
+        program = shutil.which(argv[0], path=env.get("PATH", os.defpath)) if os.sep not in argv[0] else argv[0]
+        if program is None:
+            raise FileNotFoundError(f"{argv[0]}: command not found")
+        argv = [program, *argv[1:]]
+        loop = asyncio.get_running_loop()
+        # Forking happens on the calling (event-loop) thread on purpose: the
+        # kernel's parent-death signal fires when the forking *thread* exits,
+        # and executor threads come and go.
+        if tty:
+            return LocalProcess.start_pty(loop, argv, env=env, cwd=workdir, cols=cols, rows=rows)
+        return LocalProcess.start_pipes(loop, argv, env=env, cwd=workdir)
+
+
+def _resolve_cwd(root: Path, cwd: str | None) -> Path:
+    if not cwd:
+        return root
+    relative = Path(cwd)
+    if relative.is_absolute() or ".." in relative.parts:
+        raise ValueError("cwd must be a path inside the workspace.")
+    workdir = root / relative
+    if not workdir.is_dir():
+        raise FileNotFoundError(f"{cwd}: no such directory in the workspace.")
+    return workdir
+
+
+# Processes ------------------------------------------------------------------------
+
+READ_CHUNK_BYTES = 64 * 1024
+MAX_PENDING_INPUT_BYTES = 1024 * 1024
+# How long to wait for a SIGKILLed process before leaving it to the exit watcher.
+KILL_WAIT_SECONDS = 5.0
+_PR_SET_PDEATHSIG = 1
+
+try:
+    _prctl = ctypes.CDLL(None, use_errno=True).prctl
+except (OSError, AttributeError):  # not Linux: processes then end with the master side of their PTY
+    _prctl = None
+
+
+# Dispositions a shell must start with: ignored signals survive exec and a
+# shell cannot un-ignore them (Python ignores SIGPIPE, so `yes | head` would
+# print "Broken pipe"; a server started under nohup ignores SIGHUP).
+_RESET_SIGNALS = tuple(
+    getattr(signal, name)
+    for name in ("SIGPIPE", "SIGXFSZ", "SIGHUP", "SIGINT", "SIGQUIT", "SIGTERM", "SIGTSTP", "SIGTTIN", "SIGTTOU")
+    if hasattr(signal, name)
+)
+
+
+def _prepare_pty_child(parent_pid: int) -> None:
+    """In the forked child, before exec: default signal handling, and die with the platform (Linux)."""
+    for sig in _RESET_SIGNALS:
+        with contextlib.suppress(OSError, ValueError):
+            signal.signal(sig, signal.SIG_DFL)
+    with contextlib.suppress(OSError, ValueError):
+        signal.pthread_sigmask(signal.SIG_SETMASK, set())
+    if _prctl is not None:
+        _prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+        if os.getppid() != parent_pid:  # the parent died before prctl took effect
+            os._exit(1)
+
+
+def session_members(session_id: int) -> list[int]:
+    """Pids of the live (not zombie) processes in session ``session_id`` (Linux /proc; empty elsewhere)."""
+    members = []
+    try:
+        entries = os.listdir("/proc")
+    except OSError:
+        return members
+    for entry in entries:
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as stat:
+                fields = stat.read().rsplit(b")", 1)[1].split()
+        except (OSError, IndexError):
+            continue  # gone meanwhile
+        # After "pid (comm)": state, ppid, pgrp, session, ...
+        if len(fields) > 3 and int(fields[3]) == session_id and fields[0] != b"Z":
+            members.append(int(entry))
+    return members
+
+
+class LocalProcess(RuntimeProcess):
+    """A workspace process on this machine: a PTY (via ptyprocess) or stdin/stdout/stderr pipes.
+
+    Descriptors are non-blocking and read with ``loop.add_reader``; the exit
+    is noticed through a pidfd (a ``waitpid`` poll where pidfds are missing)
+    and this object reaps the process itself. The process leads its own
+    session; whatever is left in that session when it exits or is terminated
+    (background jobs of a shell) is killed too, so nothing outlives it.
+    """
+
+    def __init__(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        pid: int,
+        *,
+        tty: bool,
+        input_fd: int,
+        output_fds: dict[str, int],
+        keepalive: object,
+    ):
+        self.loop = loop
+        self.pid = pid
+        self.tty = tty
+        self.returncode = None
+        self._keepalive = keepalive  # the Popen / PtyProcess: its own cleanup must never run waitpid for us
+        self._input_fd: int | None = input_fd
+        self._output_fds = dict(output_fds)  # stream -> fd, until that stream ends
+        self._callback: OutputCallback | None = None
+        self._paused = False
+        self._pending_input = bytearray()
+        self._writing = False
+        self._close_input_when_flushed = False
+        self._exited = loop.create_future()
+        self._closed = False
+        for fd in {input_fd, *output_fds.values()}:
+            os.set_blocking(fd, False)
+        self._pidfd: int | None = None
+        self._poll_handle: asyncio.TimerHandle | None = None
+        try:
+            self._pidfd = os.pidfd_open(pid)
+        except (AttributeError, OSError):
+            self._poll_handle = loop.call_later(0.1, self._poll_exit)
+        else:
+            loop.add_reader(self._pidfd, self._on_exit_ready)
+
+    # Starting -----------------------------------------------------------------
+    @classmethod
+    def start_pty(cls, loop, argv, *, env, cwd: Path, cols: int, rows: int) -> "LocalProcess":
+        from ptyprocess import PtyProcess
+
+        parent = os.getpid()
+        pty = PtyProcess.spawn(
+            argv, cwd=str(cwd), env=env, dimensions=(rows, cols), preexec_fn=lambda: _prepare_pty_child(parent)
+        )
+        # Own a plain descriptor and retire ptyprocess's file objects: its
+        # close() sleeps and calls waitpid, neither of which may happen here.
+        fd = os.dup(pty.fd)
+        os.set_inheritable(fd, False)
+        pty.fileobj.close()
+        pty.closed = True
+        return cls(loop, pty.pid, tty=True, input_fd=fd, output_fds={"stdout": fd}, keepalive=pty)
+
+    @classmethod
+    def start_pipes(cls, loop, argv, *, env, cwd: Path) -> "LocalProcess":
+        popen = subprocess.Popen(
+            argv,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            cwd=cwd,
+            env=env,
+            close_fds=True,
+            start_new_session=True,
+            bufsize=0,
+        )
+        fds = {}
+        for name, pipe in (("stdin", popen.stdin), ("stdout", popen.stdout), ("stderr", popen.stderr)):
+            fds[name] = os.dup(pipe.fileno())
+            os.set_inheritable(fds[name], False)
+            pipe.close()
+        return cls(
+            loop,
+            popen.pid,
+            tty=False,
+            input_fd=fds["stdin"],
+            output_fds={"stdout": fds["stdout"], "stderr": fds["stderr"]},
+            keepalive=popen,
+        )
+
+    # Output -----------------------------------------------------------------
+    def start_reading(self, callback: OutputCallback) -> None:
+        if self._callback is not None:
+            raise RuntimeError("This process's output is already being read.")
+        self._callback = callback
+        if not self._paused:
+            self._add_readers()
+
+    def pause_reading(self) -> None:
+        if not self._paused:
+            self._paused = True
+            self._remove_readers()
+
+    def resume_reading(self) -> None:
+        if self._paused:
+            self._paused = False
+            if self._callback is not None:
+                self._add_readers()
+
+    def _add_readers(self) -> None:
+        for stream, fd in self._output_fds.items():
+            self.loop.add_reader(fd, self._on_readable, stream)
+
+    def _remove_readers(self) -> None:
+        for fd in self._output_fds.values():
+            self.loop.remove_reader(fd)
+
+    def _on_readable(self, stream: str) -> None:
+        fd = self._output_fds.get(stream)
+        if fd is None:
+            return
+        try:
+            chunk = os.read(fd, READ_CHUNK_BYTES)
+        except BlockingIOError:
+            return
+        except OSError as error:
+            # A PTY whose other side is closed answers EIO instead of EOF.
+            if error.errno != errno.EIO:
+                logger.warning("process_read_failed", pid=self.pid, error=str(error))
+            chunk = b""
+        if chunk:
+            self._callback(stream, chunk)
+        else:
+            self._end_stream(stream)
+
+    def _end_stream(self, stream: str) -> None:
+        fd = self._output_fds.pop(stream, None)
+        if fd is None:
+            return
+        self.loop.remove_reader(fd)
+        if fd != self._input_fd:
+            os.close(fd)
+        if self._callback is not None:
+            self._callback(stream, b"")
+
+    def _drain(self) -> None:
+        """After the exit: deliver what is still buffered in the kernel, then end every stream."""
+        for stream in list(self._output_fds):
+            fd = self._output_fds[stream]
+            if self._callback is not None:
+                while True:
+                    try:
+                        chunk = os.read(fd, READ_CHUNK_BYTES)
+                    except OSError:
+                        break
+                    if not chunk:
+                        break
+                    self._callback(stream, chunk)
+            self._end_stream(stream)
+
+    # Input ----------------------------------------------------------------------
+    def write(self, data: bytes) -> None:
+        if self._input_fd is None or self._close_input_when_flushed or not data:
+            return
+        if len(self._pending_input) + len(data) > MAX_PENDING_INPUT_BYTES:
+            raise InputOverflowError("The process is not reading its input; the input was dropped.")
+        self._pending_input += data
+        self._flush_input()
+
+    def _flush_input(self) -> None:
+        fd = self._input_fd
+        if fd is None:
+            return
+        while self._pending_input:
+            try:
+                written = os.write(fd, self._pending_input)
+            except BlockingIOError:
+                break
+            except OSError:  # the process closed its input or exited: input has nowhere to go
+                self._pending_input.clear()
+                break
+            del self._pending_input[:written]
+        if self._pending_input and not self._writing:
+            self.loop.add_writer(fd, self._flush_input)
+            self._writing = True
+        elif not self._pending_input:
+            if self._writing:
+                self.loop.remove_writer(fd)
+                self._writing = False
+            if self._close_input_when_flushed and not self.tty:
+                self._close_input()
+
+    def _close_input(self) -> None:
+        fd, self._input_fd = self._input_fd, None
+        if fd is None:
+            return
+        if self._writing:
+            self.loop.remove_writer(fd)
+            self._writing = False
+        self._pending_input.clear()
+        if fd not in self._output_fds.values():
+            os.close(fd)
+
+    def close_stdin(self) -> None:
+        if self.tty:
+            self.write(b"\x04")
+            return
+        self._close_input_when_flushed = True
+        self._flush_input()
+
+    # Control -------------------------------------------------------------------
+    def resize(self, cols: int, rows: int) -> None:
+        if not self.tty or self._input_fd is None:
+            return
+        with contextlib.suppress(OSError):
+            fcntl.ioctl(self._input_fd, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
+
+    def foreground_process_group(self) -> int | None:
+        if not self.tty or self._input_fd is None or self.returncode is not None:
+            return None
+        try:
+            return os.tcgetpgrp(self._input_fd)
+        except OSError:
+            return None
+
+    def send_signal(self, sig: int) -> None:
+        if self.returncode is not None:
+            return
+        group = self.foreground_process_group() or self.pid
+        try:
+            os.killpg(group, sig)
+        except ProcessLookupError:
+            pass
+        except PermissionError:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.pid, sig)
+
+    # Exit -----------------------------------------------------------------------
+    def _on_exit_ready(self) -> None:
+        self._reap()
+
+    def _poll_exit(self) -> None:
+        self._poll_handle = None
+        if not self._reap():
+            self._poll_handle = self.loop.call_later(0.1, self._poll_exit)
+
+    def _reap(self) -> bool:
+        """Collect the exit status if the process has exited; True once it has."""
+        if self.returncode is not None:
+            return True
+        try:
+            # Look without reaping: while it is an unreaped zombie its pid (and
+            # session id) cannot be reused, so what is left of its session can
+            # be killed safely first.
+            if os.waitid(os.P_PID, self.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is None:
+                return False
+            self._kill_session_leftovers()
+            _, status = os.waitpid(self.pid, 0)
+            self.returncode = os.waitstatus_to_exitcode(status)
+        except ChildProcessError:
+            self.returncode = 255  # reaped by someone else: the status is lost
+        self._keepalive_reaped()
+        if self._pidfd is not None:
+            self.loop.remove_reader(self._pidfd)
+            os.close(self._pidfd)
+            self._pidfd = None
+        if self._poll_handle is not None:
+            self._poll_handle.cancel()
+            self._poll_handle = None
+        self._drain()
+        self._release_descriptors()
+        if not self._exited.done():
+            with contextlib.suppress(RuntimeError):  # the loop is already closed (interpreter exit)
+                self._exited.set_result(self.returncode)
+        return True
+
+    def _keepalive_reaped(self) -> None:
+        # Tell the spawning library the child is gone so it never waits on the pid again.
+        if isinstance(self._keepalive, subprocess.Popen):
+            self._keepalive.returncode = self.returncode
+        else:
+            self._keepalive.terminated = True
+
+    def _kill_session_leftovers(self) -> None:
+        for member in session_members(self.pid):
+            if member != self.pid:
+                with contextlib.suppress(OSError):
+                    os.kill(member, signal.SIGKILL)
+
+    def _release_descriptors(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self._remove_readers()
+        for stream in list(self._output_fds):
+            fd = self._output_fds.pop(stream)
+            if fd != self._input_fd:
+                os.close(fd)
+        if self._input_fd is not None:
+            if self._writing:
+                self.loop.remove_writer(self._input_fd)
+                self._writing = False
+            os.close(self._input_fd)
+            self._input_fd = None
+
+    async def wait(self) -> int:
+        return await asyncio.shield(self._exited)
+
+    def _signal_everything(self, sig: int) -> None:
+        if self.returncode is not None:
+            return
+        targets = {self.pid}
+        foreground = self.foreground_process_group()
+        if foreground:
+            targets.add(foreground)
+        for group in targets:
+            with contextlib.suppress(OSError):
+                os.killpg(group, sig)
+        if sig in (signal.SIGHUP, signal.SIGTERM):
+            # A stopped job (Ctrl+Z) only acts on its signal once continued.
+            for group in targets:
+                with contextlib.suppress(OSError):
+                    os.killpg(group, signal.SIGCONT)
+
+    async def terminate(self, grace_seconds: float = 2.0) -> int:
+        steps = ((signal.SIGHUP, grace_seconds / 2), (signal.SIGTERM, grace_seconds / 2), (signal.SIGKILL, None))
+        for sig, timeout in steps:
+            if self.returncode is not None:
+                break
+            self._signal_everything(sig)
+            try:
+                await asyncio.wait_for(asyncio.shield(self._exited), timeout or KILL_WAIT_SECONDS)
+            except TimeoutError:
+                if timeout is None:
+                    logger.error("process_unkillable", pid=self.pid)
+                    return -signal.SIGKILL
+        return self.returncode
+
+    def kill_now(self) -> None:
+        if self.returncode is not None:
+            return
+        self._callback = None  # nobody is left to take the output
+        self._kill_session_leftovers()
+        self._signal_everything(signal.SIGKILL)
+        deadline = time.monotonic() + 1.0
+        while time.monotonic() < deadline and not self._reap():
+            time.sleep(0.01)
+
+    def __repr__(self) -> str:
+        return f"<LocalProcess pid={self.pid} tty={self.tty} returncode={self.returncode}>"
