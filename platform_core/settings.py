@@ -206,8 +206,18 @@ WHITENOISE_AUTOREFRESH = DEBUG
 
 # Channels ---------------------------------------------------------------------
 REDIS_URL = env_str("REDIS_URL")
+# The layer waits for messages with a blocking BZPOPMIN of 5 s. redis-py 8
+# defaults the socket read timeout to 5 s too, so an idle consumer would fail
+# with "Timeout reading" at the same moment; the read timeout has to outlast
+# the block while still noticing a Redis that went away.
+CHANNEL_REDIS_SOCKET_TIMEOUT = 15.0
 if REDIS_URL:
-    CHANNEL_LAYERS = {"default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [REDIS_URL]}}}
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": CHANNEL_REDIS_SOCKET_TIMEOUT}]},
+        }
+    }
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 

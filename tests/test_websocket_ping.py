@@ -60,3 +60,26 @@ async def test_it_refuses_foreign_origins(client, personas):
 
     assert not connected
     await communicator.disconnect()
+
+
+@pytest.mark.skipif(
+    "channels_redis" not in django_settings.CHANNEL_LAYERS["default"]["BACKEND"],
+    reason="needs the Redis channel layer (set REDIS_URL)",
+)
+async def test_an_idle_connection_outlives_the_redis_layers_blocking_read(client, personas):
+    from asgiref.sync import sync_to_async
+    from channels.layers import get_channel_layer
+
+    cookie = await sync_to_async(session_cookie)(client, personas.editor)
+    communicator = connect(cookie)
+    await communicator.connect()
+    await communicator.receive_json_from()
+
+    # Silence longer than one BZPOPMIN block: the consumer must still be there.
+    quiet = await communicator.receive_nothing(timeout=get_channel_layer().brpop_timeout + 1.5)
+    await communicator.send_json_to({"type": "ping", "data": 1})
+    pong = await communicator.receive_json_from()
+    await communicator.disconnect()
+
+    assert quiet
+    assert pong["type"] == "pong"
