@@ -1,8 +1,36 @@
 import json
 
+from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from platform_core.close_codes import FORBIDDEN
+
+# The channel_layer_alias of consumers whose sessions live in this process and
+# that take no messages from other processes. Channels then skips the
+# per-socket layer subscription: with Redis that is one blocking read per open
+# socket, and with any layer a second task to wait on for every frame.
+NO_CHANNEL_LAYER = "none"
+
+
+class DirectDispatchMixin:
+    """For consumers without a channel layer: each frame is dispatched straight from ``receive``.
+
+    Channels' loop waits on the socket and the layer together, through a new
+    task and ``asyncio.wait`` for every frame, which costs each keystroke two
+    more event-loop turns. With only the socket to wait on, a plain loop does.
+    """
+
+    channel_layer_alias = NO_CHANNEL_LAYER
+
+    async def __call__(self, scope, receive, send):
+        self.scope = scope
+        self.channel_layer = None
+        self.base_send = send
+        try:
+            while True:
+                await self.dispatch(await receive())
+        except StopConsumer:
+            pass
 
 
 class TolerantJsonConsumer(AsyncJsonWebsocketConsumer):

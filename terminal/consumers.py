@@ -9,6 +9,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.http import Http404
 
 from platform_core.close_codes import LIMIT_REACHED, NOT_FOUND
+from platform_core.consumers import DirectDispatchMixin
 from terminal.manager import TerminalLimitReached, TerminalNotFound, TerminalUnavailable, get_terminal_manager
 from terminal.sessions import (
     MAX_BINARY_FRAME_BYTES,
@@ -37,7 +38,7 @@ def authorize(user, workspace_id: int) -> tuple[Workspace, bool] | None:
     return workspace, user.has_perm(f"workspaces.{USE_TERMINAL}", workspace)
 
 
-class TerminalConsumer(AsyncWebsocketConsumer):
+class TerminalConsumer(DirectDispatchMixin, AsyncWebsocketConsumer):
     """Translates frames between one WebSocket and a terminal session (terminado's TermSocket).
 
     It authorizes before accepting, then hands the socket to the terminal

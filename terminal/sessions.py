@@ -28,6 +28,8 @@ MAX_TEXT_FRAME_BYTES = 64 * 1024
 MAX_BINARY_FRAME_BYTES = 1024 * 1024
 MAX_DIMENSION = 1000
 REPLAY_FRAME_BYTES = 64 * 1024
+# Output queued for a client while a send is in flight leaves as one frame of at most this.
+MAX_OUTPUT_FRAME_BYTES = 256 * 1024
 SIGNALS = {
     name: getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP", "SIGKILL", "SIGQUIT", "SIGTSTP", "SIGCONT")
 }
@@ -251,6 +253,7 @@ class TerminalClient:
         self.gone = False
         self._told_read_only = False
         self._outbox: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
+        self._held: tuple[str, Any] | None = None
         self._writer: asyncio.Task | None = None
 
     def start(self) -> None:
@@ -287,12 +290,34 @@ class TerminalClient:
             self.closing = True
             self._outbox.put_nowait(("close", code))
 
+    def _take_more_output(self, data: bytes) -> bytes:
+        """``data`` joined with the output queued right behind it, up to ``MAX_OUTPUT_FRAME_BYTES``.
+
+        While a send is in flight the PTY keeps producing; sending what piled
+        up as one frame costs one WebSocket message (and one ack) instead of
+        many. An idle terminal sends each chunk as it comes, so this adds no
+        latency; a control message in the queue ends the batch, keeping order.
+        """
+        parts = [data]
+        size = len(data)
+        while size < MAX_OUTPUT_FRAME_BYTES and not self._outbox.empty():
+            kind, payload = self._outbox.get_nowait()
+            if kind != "bytes":
+                self._held = (kind, payload)
+                break
+            parts.append(payload)
+            size += len(payload)
+        return parts[0] if len(parts) == 1 else b"".join(parts)
+
     async def _drain_outbox(self) -> None:
         try:
             while True:
-                kind, payload = await self._outbox.get()
+                if self._held is not None:
+                    (kind, payload), self._held = self._held, None
+                else:
+                    kind, payload = await self._outbox.get()
                 if kind == "bytes":
-                    await self.transport.send(bytes_data=payload)
+                    await self.transport.send(bytes_data=self._take_more_output(payload))
                 elif kind == "text":
                     await self.transport.send(text_data=payload)
                 else:

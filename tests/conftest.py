@@ -90,6 +90,21 @@ def api():
     return Client()
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _close_async_test_connections(django_db_setup):
+    """Close the database connection that async tests opened through ``sync_to_async``.
+
+    Outside an ``async_to_sync`` context asgiref runs that code on one shared
+    executor thread, whose connection Django's teardown never sees; on Postgres
+    it would keep the test database from being dropped.
+    """
+    yield
+    from asgiref.sync import SyncToAsync
+    from django.db import connections
+
+    SyncToAsync.single_thread_executor.submit(connections.close_all).result()
+
+
 @pytest.fixture(scope="session")
 def process_logs(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("process-logs")

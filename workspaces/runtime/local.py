@@ -324,18 +324,30 @@ class LocalProcess(RuntimeProcess):
         fd = self._output_fds.get(stream)
         if fd is None:
             return
-        try:
-            chunk = os.read(fd, READ_CHUNK_BYTES)
-        except BlockingIOError:
-            return
-        except OSError as error:
-            # A PTY whose other side is closed answers EIO instead of EOF.
-            if error.errno != errno.EIO:
-                logger.warning("process_read_failed", pid=self.pid, error=str(error))
-            chunk = b""
-        if chunk:
-            self._callback(stream, chunk)
-        else:
+        # A PTY hands out at most its line-discipline buffer (4 KiB) per read;
+        # reading on until it is empty delivers a flood in fewer, larger chunks.
+        parts: list[bytes] = []
+        size = 0
+        ended = False
+        while size < READ_CHUNK_BYTES:
+            try:
+                part = os.read(fd, READ_CHUNK_BYTES - size)
+            except BlockingIOError:
+                break
+            except OSError as error:
+                # A PTY whose other side is closed answers EIO instead of EOF.
+                if error.errno != errno.EIO:
+                    logger.warning("process_read_failed", pid=self.pid, error=str(error))
+                ended = True
+                break
+            if not part:
+                ended = True
+                break
+            parts.append(part)
+            size += len(part)
+        if parts:
+            self._callback(stream, parts[0] if len(parts) == 1 else b"".join(parts))
+        if ended:
             self._end_stream(stream)
 
     def _end_stream(self, stream: str) -> None:
