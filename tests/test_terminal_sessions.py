@@ -1,5 +1,6 @@
 """Pure parts of terminal sessions: replay, size policy, control messages, the shell's environment."""
 
+import asyncio
 import json
 from pathlib import Path
 
@@ -7,9 +8,11 @@ import pytest
 
 from terminal.sessions import (
     ENTER_ALTERNATE_SCREEN,
+    MAX_OUTPUT_FRAME_BYTES,
     RESET,
     ControlMessageError,
     ReplayBuffer,
+    TerminalClient,
     alternate_screen_after,
     effective_size,
     parse_control_message,
@@ -128,6 +131,61 @@ def test_a_zero_limit_disables_the_replay():
     buffer.append(b"anything")
 
     assert buffer.replay() == b""
+
+
+# Client outbox --------------------------------------------------------------------------------
+
+
+class RecordingSocket:
+    """The two calls a session makes on a socket, recorded; each send yields to the loop like a real one."""
+
+    def __init__(self):
+        self.frames: list[tuple[str, object]] = []
+        self.closed = asyncio.Event()
+
+    async def send(self, text_data=None, bytes_data=None, close=False):
+        await asyncio.sleep(0)
+        self.frames.append(("bytes", bytes_data) if bytes_data is not None else ("text", json.loads(text_data)))
+
+    async def close(self, code=None, reason=None):
+        self.frames.append(("close", code))
+        self.closed.set()
+
+
+async def test_output_queued_behind_a_send_leaves_as_one_frame_in_order_with_messages():
+    socket = RecordingSocket()
+    client = TerminalClient(socket, readonly=False)
+    client.send_output(b"one ")
+    client.send_output(b"two ")
+    client.send_output(b"three")
+    client.send_message({"type": "size", "cols": 80, "rows": 24})
+    client.send_output(b"four")
+    client.close(1000)
+    client.start()
+    await asyncio.wait_for(socket.closed.wait(), 5)
+
+    assert socket.frames == [
+        ("bytes", b"one two three"),
+        ("text", {"type": "size", "cols": 80, "rows": 24}),
+        ("bytes", b"four"),
+        ("close", 1000),
+    ]
+
+
+async def test_joined_output_frames_stay_within_the_frame_limit():
+    socket = RecordingSocket()
+    client = TerminalClient(socket, readonly=False)
+    chunk = b"x" * (64 * 1024)
+    for _ in range(10):
+        client.send_output(chunk)
+    client.close(1000)
+    client.start()
+    await asyncio.wait_for(socket.closed.wait(), 5)
+
+    sizes = [len(payload) for kind, payload in socket.frames if kind == "bytes"]
+    assert sum(sizes) == 10 * len(chunk)
+    assert max(sizes) <= MAX_OUTPUT_FRAME_BYTES
+    assert len(sizes) == 3
 
 
 # Size policy --------------------------------------------------------------------------------
