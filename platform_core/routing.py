@@ -2,10 +2,12 @@
 
 from django.urls import path
 
+from lsp.routing import websocket_urlpatterns as lsp_routes
 from platform_core import consumers
 from terminal.routing import websocket_urlpatterns as terminal_routes
 
 websocket_urlpatterns = [
     path("ws/ping/", consumers.PingConsumer.as_asgi()),
     *terminal_routes,
+    *lsp_routes,
 ]

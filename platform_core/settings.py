@@ -273,6 +273,24 @@ if TERMINAL_FLOW_LOW_BYTES >= TERMINAL_FLOW_HIGH_BYTES:
 # Runner: a warm Python process per workspace, closed after this long unused.
 RUNNER_IDLE_SECONDS = env_int("RUNNER_IDLE_SECONDS", 600, minimum=10)
 
+# Language servers -------------------------------------------------------------------
+# Commands are shell-style strings; empty means the bundled default (lsp/servers.py):
+# basedpyright's language server for "pyright" (or pyright-langserver if configured), `ruff server`.
+LSP_PYRIGHT_COMMAND = env_str("LSP_PYRIGHT_COMMAND")
+LSP_RUFF_COMMAND = env_str("LSP_RUFF_COMMAND")
+LSP_IDLE_TTL = env_int("LSP_IDLE_TTL", 600, minimum=1)  # seconds a server lives with no client
+LSP_MAX_RESTARTS = env_int("LSP_MAX_RESTARTS", 5, minimum=0)  # crash restarts allowed per window...
+LSP_RESTART_WINDOW = env_int("LSP_RESTART_WINDOW", 300, minimum=1)  # ...of this many seconds, then "failed"
+LSP_BACKOFF_BASE_MS = env_int("LSP_BACKOFF_BASE_MS", 500, minimum=1)  # first restart delay, doubled each time
+LSP_BACKOFF_MAX_MS = env_int("LSP_BACKOFF_MAX_MS", 30_000, minimum=1)
+LSP_MAX_MESSAGE_BYTES = env_int("LSP_MAX_MESSAGE_BYTES", 16 * 1024 * 1024, minimum=1024)  # either direction
+LSP_MAX_PER_USER = env_int("LSP_MAX_PER_USER", 8, minimum=1)  # sessions across workspaces
+LSP_FRAME_LOG_SIZE = env_int("LSP_FRAME_LOG_SIZE", 200, minimum=0)  # frame metadata kept per session
+LSP_TRACE_PAYLOADS = env_bool("LSP_TRACE_PAYLOADS", False)  # development only: keep message bodies too
+LSP_LOG_LEVEL = env_choice("LSP_LOG_LEVEL", "info", ("error", "warn", "info", "debug"))  # servers' own logging
+LSP_STDERR_MAX_BYTES = env_int("LSP_STDERR_MAX_BYTES", 1024 * 1024, minimum=1024)  # per file, 3 kept
+LSP_LOG_DIR = env_path("LSP_LOG_DIR", DATA_DIR / "lsp-logs")
+
 # Qdrant -------------------------------------------------------------------------
 QDRANT_URL = env_str("QDRANT_URL")
 QDRANT_PATH = env_path("QDRANT_PATH", DATA_DIR / "qdrant")

@@ -59,6 +59,10 @@ EXPECTATIONS: dict[tuple[str, str], frozenset[str]] = {
     ("api:workspace-file-upload", "post"): FILE_WRITERS,
     ("api:workspace-file-download", "get"): WORKSPACE_READERS,
     ("api:workspace-runs", "post"): FILE_WRITERS,  # running code needs the terminal right: owners, editors
+    # Language servers need the right to edit files, as their sessions do.
+    ("api:workspace-lsp", "get"): FILE_WRITERS,
+    ("api:workspace-lsp-restart", "post"): FILE_WRITERS,
+    ("api:workspace-lsp-frames", "get"): FILE_WRITERS,
 }
 # Routes under a workspace: who cannot see that workspace gets 404, never 403.
 WORKSPACE_SCOPED_ROUTES = {"api:workspace-detail", "api:workspace-reprovision"}
@@ -69,6 +73,9 @@ EXPECTED_REFUSALS = {
     # The matrix's workspaces have no venv (making one per test is slow), so a
     # permitted run gets past authorisation and fails with environment_refresh_failed.
     ("api:workspace-runs", "post"): 503,
+    # No language server runs in the matrix: a permitted caller learns there is no session.
+    ("api:workspace-lsp-restart", "post"): 404,
+    ("api:workspace-lsp-frames", "get"): 404,
 }
 
 
@@ -157,6 +164,8 @@ def _url_kwargs(endpoint: Endpoint, personas, user) -> dict:
     for name in endpoint.kwargs:
         if name == "workspace_pk" or endpoint.name in WORKSPACE_SCOPED_ROUTES:
             kwargs[name] = workspace.pk
+        elif name == "server":
+            kwargs[name] = "ruff"
         else:
             kwargs[name] = ids[endpoint.name]()
     return kwargs

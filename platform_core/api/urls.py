@@ -1,6 +1,7 @@
 from django.urls import include, path
 from rest_framework.routers import SimpleRouter
 
+from lsp import api as lsp_api
 from platform_core.api import views
 from terminal.api import RunsView
 
@@ -14,4 +15,15 @@ urlpatterns = [
     *router.urls,
     path("", include("workspaces.api.urls")),
     path("workspaces/<int:workspace_pk>/runs/", RunsView.as_view(), name="workspace-runs"),
+    path("workspaces/<int:workspace_pk>/lsp/", lsp_api.LanguageServerHealthView.as_view(), name="workspace-lsp"),
+    path(
+        "workspaces/<int:workspace_pk>/lsp/<str:server>/restart/",
+        lsp_api.LanguageServerRestartView.as_view(),
+        name="workspace-lsp-restart",
+    ),
+    path(
+        "workspaces/<int:workspace_pk>/lsp/<str:server>/frames/",
+        lsp_api.LanguageServerFramesView.as_view(),
+        name="workspace-lsp-frames",
+    ),
 ]

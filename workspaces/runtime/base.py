@@ -92,6 +92,10 @@ class RuntimeProcess(ABC):
     def is_running(self) -> bool:
         return self.returncode is None
 
+    def memory_bytes(self) -> int | None:
+        """Resident memory of the process and everything it started, or None if unknown."""
+        return None
+
     # Pull-style helpers on top of the callbacks ----------------------------------
     def _streams(self) -> "dict[str, asyncio.StreamReader]":
         if self._pull_streams is None:

@@ -18,6 +18,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from workspaces.environment.installer import install_hooks
+from workspaces.environment.pyright_config import ensure_pyright_config
 from workspaces.runtime.base import (
     InputOverflowError,
     OutputCallback,
@@ -71,6 +72,7 @@ class LocalRuntime(WorkspaceRuntime):
         # Also for an existing venv: re-provisioning repairs and upgrades the hooks.
         report(90, "Installing environment hooks")
         install_hooks(root, venv)
+        ensure_pyright_config(root)
         report(95, "Workspace files ready")
 
     def _create_venv(self, venv: Path) -> None:
@@ -149,6 +151,7 @@ def _resolve_cwd(root: Path, cwd: str | None) -> Path:
 # Processes ------------------------------------------------------------------------
 
 READ_CHUNK_BYTES = 64 * 1024
+_PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
 MAX_PENDING_INPUT_BYTES = 1024 * 1024
 # How long to wait for a SIGKILLed process before leaving it to the exit watcher.
 KILL_WAIT_SECONDS = 5.0
@@ -562,6 +565,18 @@ class LocalProcess(RuntimeProcess):
         deadline = time.monotonic() + 1.0
         while time.monotonic() < deadline and not self._reap():
             time.sleep(0.01)
+
+    def memory_bytes(self) -> int | None:
+        if self.returncode is not None:
+            return None
+        total = 0
+        for pid in session_members(self.pid):
+            try:
+                with open(f"/proc/{pid}/statm", "rb") as statm:
+                    total += int(statm.read().split()[1]) * _PAGE_SIZE
+            except (OSError, IndexError, ValueError):
+                continue  # gone meanwhile
+        return total
 
     def __repr__(self) -> str:
         return f"<LocalProcess pid={self.pid} tty={self.tty} returncode={self.returncode}>"
