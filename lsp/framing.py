@@ -11,7 +11,7 @@ import re
 
 HEADER_END = b"\r\n\r\n"
 MAX_HEADER_BYTES = 4096
-_CONTENT_LENGTH = re.compile(rb"^content-length[ \t]*:[ \t]*(\d+)[ \t]*$", re.IGNORECASE | re.MULTILINE)
+_CONTENT_LENGTH = re.compile(rb"^content-length[ \t]*:[ \t]*(\d+)[ \t]*\r?$", re.IGNORECASE | re.MULTILINE)
 
 
 class FramingError(ValueError):
