@@ -4,6 +4,7 @@ from django.contrib.auth.decorators import login_required
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from lsp import admin as lsp_admin
 from platform_core import views
 
 api_patterns = [
@@ -12,6 +13,11 @@ api_patterns = [
 ]
 
 urlpatterns = [
+    path(
+        "admin/language-servers/",
+        admin.site.admin_view(lsp_admin.sessions_view),
+        name="admin-lsp-sessions",
+    ),
     path("admin/", admin.site.urls),
     path("accounts/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),

@@ -293,3 +293,20 @@ async def test_pip_install_removes_the_missing_import_warning(open_lsp, personas
     assert "tinypkg" in messages_of(before) and before[0]["severity"] == 2  # a warning, as configured
     assert after == []
     assert (root / "pyrightconfig.json").is_file()
+
+
+async def test_site_admins_see_running_sessions_in_the_admin(open_lsp, personas, client):
+    lsp = await open_lsp(personas.editor, "ruff")
+    await lsp.initialize()
+
+    def page_for(user):
+        client.force_login(user)
+        return client.get("/admin/language-servers/")
+
+    admin_page = await sync_to_async(page_for)(personas.site_admin)
+    auditor_page = await sync_to_async(page_for)(personas.auditor)
+
+    assert admin_page.status_code == 200
+    row = admin_page.content.decode().split("<tbody>")[1]
+    assert "eddie" in row and "ruff" in row and "running" in row
+    assert auditor_page.status_code == 403
