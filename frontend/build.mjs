@@ -38,6 +38,10 @@ const options = {
   // Monaco's CSS refers to the codicon font; "file" copies it next to the
   // CSS so the relative url() keeps working under any STATIC_URL.
   loader: { ".ttf": "file" },
+  // Monaco's own LSP client (monaco.lsp) is exported only through the full
+  // "monaco-editor" entry, which bundles every language service; reach the
+  // module directly (frontend/src/ide/lsp_client.js).
+  alias: { "monaco-editor-lsp-client": "./node_modules/monaco-editor/esm/external/monaco-lsp-client/out/index.js" },
   assetNames: "[name]-[hash]",
   minify: !dev,
   sourcemap: dev ? "linked" : false,

@@ -90,7 +90,9 @@ class LanguageServerConsumer(DirectDispatchMixin, AsyncWebsocketConsumer):
     async def _refuse(self, code: int, message: str) -> None:
         # A JSON-RPC notification the language client shows, then the close code.
         await self.send(text_data=_log_message(1, message))
-        await self.close(code=code)
+        # The close reason is limited to 123 bytes; the full text went above.
+        reason = message.encode()[:120].decode("utf-8", "ignore")
+        await self.close(code=code, reason=reason)
 
     def _log_to_client(self, message: str) -> None:
         self.client.send(_log_message(2, message))

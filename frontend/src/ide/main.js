@@ -9,6 +9,7 @@ import { dataFlag } from "../lib/dom.js";
 import { EditorTabs } from "./editor_tabs.js";
 import { filesApi } from "./files_api.js";
 import { FileTree } from "./filetree.js";
+import { LanguageServers } from "./language_servers.js";
 import { monaco } from "./monaco.js";
 import { OutputLog } from "./output.js";
 import { setupPanelResizer } from "./panel_resizer.js";
@@ -72,6 +73,8 @@ if (canEdit) {
   });
 }
 
+const languageServers = new LanguageServers({ element: byId("lsp-status"), workspaceId, canEdit, output });
+
 function bindToolbar(testid, handler) {
   const button = root.querySelector(`[data-testid="${testid}"]`);
   if (button) button.addEventListener("click", handler);
@@ -134,4 +137,4 @@ checkWorkspaceStatus();
 
 // Exposed for the terminal and language-client work that mounts into this
 // page later, and for debugging from the console.
-window.devbench = { monaco, tabs, tree, output, panels, workspaceId, canEdit };
+window.devbench = { monaco, tabs, tree, output, panels, languageServers, workspaceId, canEdit };

@@ -1,0 +1,93 @@
+// The IDE's language servers: one connection per server (pyright, ruff) for
+// Python files, and their badges in the panel bar, each with a restart action.
+//
+// Connections, reconnects and the LSP client live in lsp_client.js; this file
+// only decides which servers run and shows their state. Viewers get none: a
+// language server analyses code as one edits it (docs/protocols.md).
+import { api, errorMessage } from "../lib/api.js";
+import { webSocketUrl } from "../lib/websocket.js";
+import { connectLanguageServer } from "./lsp_client.js";
+
+const SERVERS = ["pyright", "ruff"];
+const STATE_TEXT = {
+  connecting: "connecting",
+  running: "ready",
+  reconnecting: "reconnecting",
+  failed: "failed",
+  replaced: "open in another tab",
+  stopped: "stopped",
+};
+
+export class LanguageServers {
+  constructor({ element, workspaceId, canEdit, output }) {
+    this.element = element;
+    this.workspaceId = workspaceId;
+    this.output = output;
+    this.connections = new Map();
+    this.badges = new Map();
+    element.textContent = "";
+    if (!canEdit) {
+      element.textContent = "Language servers: editors only";
+      element.dataset.state = "none";
+      return;
+    }
+    const label = document.createElement("span");
+    label.textContent = "Language servers:";
+    element.append(label);
+    for (const name of SERVERS) this.start(name);
+  }
+
+  start(name) {
+    const badge = document.createElement("span");
+    badge.className = "lsp-badge";
+    badge.dataset.testid = `lsp-badge-${name}`;
+    badge.dataset.server = name;
+    const text = document.createElement("span");
+    const restart = document.createElement("button");
+    restart.type = "button";
+    restart.className = "lsp-restart";
+    restart.title = `Restart ${name}`;
+    restart.setAttribute("aria-label", `Restart the ${name} language server`);
+    restart.dataset.testid = `lsp-restart-${name}`;
+    restart.textContent = "⟳";
+    restart.addEventListener("click", () => this.restart(name));
+    badge.append(text, restart);
+    this.element.append(badge);
+    this.badges.set(name, { badge, text });
+
+    const path = `/ws/workspaces/${encodeURIComponent(this.workspaceId)}/lsp/${name}/`;
+    const connection = connectLanguageServer({
+      url: webSocketUrl(path),
+      name,
+      languageIds: ["python"],
+      onStateChange: (state, detail) => this.show(name, state, detail),
+    });
+    this.connections.set(name, connection);
+  }
+
+  show(name, state, detail) {
+    const { badge, text } = this.badges.get(name);
+    badge.dataset.state = state;
+    text.textContent = `${name}: ${STATE_TEXT[state] || state}`;
+    badge.title = detail?.reason || "";
+    if (detail?.reason && ["failed", "replaced", "stopped"].includes(state)) {
+      this.output.log(`${name}: ${detail.reason}`, state === "failed" ? "error" : "info");
+    }
+  }
+
+  /** Restart the server (its socket closes with 4001 and reconnects), or reconnect if none runs. */
+  async restart(name) {
+    const connection = this.connections.get(name);
+    const path = `/api/v1/workspaces/${encodeURIComponent(this.workspaceId)}/lsp/${name}/restart/`;
+    try {
+      await api.post(path);
+      this.output.log(`${name}: restarted`);
+    } catch (error) {
+      if (error.code !== "no_session") {
+        this.output.error(`${name}: restart failed: ${errorMessage(error)}`);
+        return;
+      }
+    }
+    connection.reconnect();
+  }
+}

@@ -1,0 +1,66 @@
+"""Language servers in headless Chromium: real basedpyright and ruff behind the real page."""
+
+import re
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.conftest import PASSWORD, make_ready, make_user
+from workspaces import services
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+MARKERS = """owner => window.devbench.monaco.editor.getModelMarkers({owner}).map(m => m.message)"""
+
+
+@pytest.fixture
+def ide(page):
+    owner = make_user("olivia")
+    workspace = services.do_create_workspace("Typed project", acting_user=owner)
+    root = make_ready(workspace)
+    (root / "typed.py").write_text('import os\ncount: int = "three"\nprint(count)\n')
+    page.goto("/accounts/login/")
+    page.fill("input[name=username]", "olivia")
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    expect(page).to_have_url(re.compile(r"/$"))
+    page.goto(f"/workspaces/{workspace.pk}/")
+    for server in ("pyright", "ruff"):
+        expect(page.get_by_test_id(f"lsp-badge-{server}")).to_have_attribute("data-state", "running", timeout=60_000)
+    page.locator("[data-testid=tree-item][data-path='typed.py']").click()
+    return page
+
+
+def test_a_type_error_gets_a_marker_and_hover_shows_the_type(ide):
+    ide.wait_for_function(
+        "() => window.devbench.monaco.editor.getModelMarkers({owner: 'lsp:pyright'}).some(m => /three/.test(m.message))",
+        timeout=60_000,
+    )
+    expect(ide.locator("#editor .squiggly-error").first).to_be_attached()
+    assert any("F401" in message or "os" in message for message in ide.evaluate(MARKERS, "lsp:ruff"))
+
+    ide.evaluate(
+        """() => {
+        const editor = window.devbench.tabs.editor;
+        editor.focus();
+        editor.setPosition({lineNumber: 3, column: 8});
+        editor.getAction("editor.action.showHover").run();
+    }"""
+    )
+
+    expect(ide.locator(".monaco-hover-content", has_text="count: int")).to_be_visible(timeout=30_000)
+
+
+def test_restarting_a_server_from_its_badge_reconnects_it(ide):
+    ide.wait_for_function(
+        "() => window.devbench.monaco.editor.getModelMarkers({owner: 'lsp:ruff'}).length > 0", timeout=60_000
+    )
+    badge = ide.get_by_test_id("lsp-badge-ruff")
+
+    ide.get_by_test_id("lsp-restart-ruff").click()
+
+    expect(ide.get_by_test_id("output-panel")).to_contain_text("ruff: restarted", timeout=30_000)
+    expect(badge).to_have_attribute("data-state", "running", timeout=30_000)
+    ide.wait_for_function(
+        "() => window.devbench.monaco.editor.getModelMarkers({owner: 'lsp:ruff'}).length > 0", timeout=60_000
+    )
