@@ -32,10 +32,7 @@ def ide(page):
 
 
 def test_a_type_error_gets_a_marker_and_hover_shows_the_type(ide):
-    ide.wait_for_function(
-        "() => window.devbench.monaco.editor.getModelMarkers({owner: 'lsp:pyright'}).some(m => /three/.test(m.message))",
-        timeout=60_000,
-    )
+    ide.wait_for_function(f"() => ({MARKERS})('lsp:pyright').some(message => /three/.test(message))", timeout=60_000)
     expect(ide.locator("#editor .squiggly-error").first).to_be_attached()
     assert any("F401" in message or "os" in message for message in ide.evaluate(MARKERS, "lsp:ruff"))
 
@@ -52,15 +49,11 @@ def test_a_type_error_gets_a_marker_and_hover_shows_the_type(ide):
 
 
 def test_restarting_a_server_from_its_badge_reconnects_it(ide):
-    ide.wait_for_function(
-        "() => window.devbench.monaco.editor.getModelMarkers({owner: 'lsp:ruff'}).length > 0", timeout=60_000
-    )
+    ide.wait_for_function(f"() => ({MARKERS})('lsp:ruff').length > 0", timeout=60_000)
     badge = ide.get_by_test_id("lsp-badge-ruff")
 
     ide.get_by_test_id("lsp-restart-ruff").click()
 
     expect(ide.get_by_test_id("output-panel")).to_contain_text("ruff: restarted", timeout=30_000)
     expect(badge).to_have_attribute("data-state", "running", timeout=30_000)
-    ide.wait_for_function(
-        "() => window.devbench.monaco.editor.getModelMarkers({owner: 'lsp:ruff'}).length > 0", timeout=60_000
-    )
+    ide.wait_for_function(f"() => ({MARKERS})('lsp:ruff').length > 0", timeout=60_000)
