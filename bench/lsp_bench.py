@@ -22,6 +22,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import secrets
 import statistics
 import subprocess
 import sys
@@ -51,6 +52,7 @@ SAMPLE = '''"""A module of ordinary size for the language server to chew on."""
 
 import os
 import json
+import secrets
 from dataclasses import dataclass, field
 
 
@@ -255,6 +257,26 @@ def summarize(times: dict) -> dict:
     }
 
 
+METRICS_TOKEN = secrets.token_urlsafe(16)  # for the throwaway server's /metrics
+
+
+def bridge_seconds(port: int) -> dict[str, float]:
+    """Mean time a message spent inside the bridge, per direction, from /metrics (ms)."""
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"}
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 - our own local server
+        text = response.read().decode()
+    sums, counts = {}, {}
+    for line in text.splitlines():
+        for suffix, target in (("_sum", sums), ("_count", counts)):
+            prefix = f"devbench_lsp_bridge_seconds{suffix}{{"
+            if line.startswith(prefix):
+                direction = line.split('direction="')[1].split('"')[0]
+                target[direction] = float(line.rsplit(" ", 1)[1])
+    return {direction: sums[direction] / counts[direction] * 1000 for direction in sums if counts.get(direction)}
+
+
 def health(port: int, workspace_id: int, cookie: str) -> list[dict]:
     request = urllib.request.Request(
         f"http://127.0.0.1:{port}/api/v1/workspaces/{workspace_id}/lsp/", headers={"Cookie": cookie}
@@ -265,7 +287,7 @@ def health(port: int, workspace_id: int, cookie: str) -> list[dict]:
 
 async def run(args: argparse.Namespace, temp: Path, processes: list[ManagedProcess], links: list[Link]) -> dict:
     data_dir = temp / "data"
-    env = platform_env(data_dir)
+    env = {**platform_env(data_dir), "METRICS_TOKEN": METRICS_TOKEN}
     python = sys.executable
     log("migrating a throwaway database")
     await run_step([python, "manage.py", "migrate", "--noinput"], env=env, timeout=120, what="migrate")
@@ -326,10 +348,12 @@ async def run(args: argparse.Namespace, temp: Path, processes: list[ManagedProce
     times = await measure(measured, args.samples, args.block)
 
     sessions = {row["server"]: row for row in health(port, workspace_id, cookie)}
+    bridge_time = bridge_seconds(port)
     direct_rss = sum(rss_bytes(pid) or 0 for pid in [direct.process.pid])
     return {
         "times": times,
         "summary": summarize(times),
+        "bridge_ms_per_message": bridge_time,
         "memory": {
             "pyright_session_bytes": sessions.get("pyright", {}).get("memory_bytes"),
             "ruff_session_bytes": sessions.get("ruff", {}).get("memory_bytes"),
@@ -426,6 +450,7 @@ def markdown(results: dict, command: str) -> str:
     )
     memory = results["memory"]
     mib = 2**20
+    inside = results["bridge_ms_per_message"]
     lines += [
         "",
         f"Memory: a pyright session {memory['pyright_session_bytes'] / mib:.0f} MiB "
@@ -433,6 +458,9 @@ def markdown(results: dict, command: str) -> str:
         f"a ruff session {memory['ruff_session_bytes'] / mib:.0f} MiB; daphne "
         f"{memory['daphne_before_bytes'] / mib:.0f} MiB before the sessions, "
         f"{memory['daphne_after_bytes'] / mib:.0f} MiB with them.",
+        "",
+        "Time inside the bridge per message (parse, path mapping, framing; Devbench's own histogram): "
+        f"browser → server {inside.get('client', 0):.3f} ms, server → browser {inside.get('server', 0):.3f} ms.",
         "",
         "Goal: at most 1 ms added at p50: "
         + (

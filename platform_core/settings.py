@@ -287,7 +287,6 @@ LSP_MAX_MESSAGE_BYTES = env_int("LSP_MAX_MESSAGE_BYTES", 16 * 1024 * 1024, minim
 LSP_MAX_PER_USER = env_int("LSP_MAX_PER_USER", 8, minimum=1)  # sessions across workspaces
 LSP_FRAME_LOG_SIZE = env_int("LSP_FRAME_LOG_SIZE", 200, minimum=0)  # frame metadata kept per session
 LSP_TRACE_PAYLOADS = env_bool("LSP_TRACE_PAYLOADS", False)  # development only: keep message bodies too
-LSP_LOG_LEVEL = env_choice("LSP_LOG_LEVEL", "info", ("error", "warn", "info", "debug"))  # servers' own logging
 LSP_STDERR_MAX_BYTES = env_int("LSP_STDERR_MAX_BYTES", 1024 * 1024, minimum=1024)  # per file, 3 kept
 LSP_LOG_DIR = env_path("LSP_LOG_DIR", DATA_DIR / "lsp-logs")
 
