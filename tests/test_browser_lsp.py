@@ -19,6 +19,8 @@ def ide(page):
     workspace = services.do_create_workspace("Typed project", acting_user=owner)
     root = make_ready(workspace)
     (root / "typed.py").write_text('import os\ncount: int = "three"\nprint(count)\n')
+    (root / "shapes.py").write_text("\n\ndef area(side: int) -> int:\n    return side * side\n")
+    (root / "uses.py").write_text("from shapes import area\n\nprint(area(3))\n")
     page.goto("/accounts/login/")
     page.fill("input[name=username]", "olivia")
     page.fill("input[name=password]", PASSWORD)
@@ -57,3 +59,22 @@ def test_restarting_a_server_from_its_badge_reconnects_it(ide):
     expect(ide.get_by_test_id("output-panel")).to_contain_text("ruff: restarted", timeout=30_000)
     expect(badge).to_have_attribute("data-state", "running", timeout=30_000)
     ide.wait_for_function(f"() => ({MARKERS})('lsp:ruff').length > 0", timeout=60_000)
+
+
+def test_go_to_definition_opens_the_other_file_at_the_definition(ide):
+    ide.locator("[data-testid=tree-item][data-path='uses.py']").click()
+    ide.wait_for_function("() => window.devbench.tabs.editor.getModel()?.uri.path === '/workspace/uses.py'")
+
+    ide.evaluate(
+        """() => {
+        const editor = window.devbench.tabs.editor;
+        editor.focus();
+        editor.setPosition({lineNumber: 3, column: 8});
+        editor.trigger("test", "editor.action.revealDefinition", {});
+    }"""
+    )
+
+    ide.wait_for_function(
+        "() => window.devbench.tabs.editor.getModel()?.uri.path === '/workspace/shapes.py'", timeout=30_000
+    )
+    assert ide.evaluate("() => window.devbench.tabs.editor.getPosition().lineNumber") == 3

@@ -86,6 +86,23 @@ export class EditorTabs {
     return this.monaco.editor.createModel(content, languageForPath(path), uri);
   }
 
+  /**
+   * A model of `path` with its saved content, without opening a tab (for
+   * "go to definition" into a file that is not open; opening its tab later
+   * replaces it). Null if it cannot be read.
+   */
+  async preloadModel(path) {
+    const uri = this.modelUri(path);
+    const existing = this.monaco.editor.getModel(uri);
+    if (existing) return existing;
+    try {
+      const file = await this.files.read(path);
+      return this.monaco.editor.getModel(uri) || this.monaco.editor.createModel(file.content, languageForPath(path), uri);
+    } catch {
+      return null;
+    }
+  }
+
   // ---- opening and switching -------------------------------------------
 
   /** Opens `path` in a tab (or focuses its tab). Errors are shown, not thrown. */

@@ -5,8 +5,10 @@
 // only decides which servers run and shows their state. Viewers get none: a
 // language server analyses code as one edits it (docs/protocols.md).
 import { api, errorMessage } from "../lib/api.js";
+import { notify } from "../lib/dialogs.js";
 import { webSocketUrl } from "../lib/websocket.js";
 import { connectLanguageServer } from "./lsp_client.js";
+import { monaco } from "./monaco.js";
 
 const SERVERS = ["pyright", "ruff"];
 const STATE_TEXT = {
@@ -19,8 +21,9 @@ const STATE_TEXT = {
 };
 
 export class LanguageServers {
-  constructor({ element, workspaceId, canEdit, output }) {
+  constructor({ element, workspaceId, canEdit, output, tabs }) {
     this.element = element;
+    this.tabs = tabs;
     this.workspaceId = workspaceId;
     this.output = output;
     this.connections = new Map();
@@ -60,6 +63,7 @@ export class LanguageServers {
       url: webSocketUrl(path),
       name,
       languageIds: ["python"],
+      loadModel: (uri) => this.loadModel(uri),
       onStateChange: (state, detail) => this.show(name, state, detail),
     });
     this.connections.set(name, connection);
@@ -73,6 +77,12 @@ export class LanguageServers {
     if (detail?.reason && ["failed", "replaced", "stopped"].includes(state)) {
       this.output.log(`${name}: ${detail.reason}`, state === "failed" ? "error" : "info");
     }
+  }
+
+  /** The model of a workspace file a definition points to, read from the files API. */
+  async loadModel(uri) {
+    if (uri.scheme !== "file" || !uri.path.startsWith(WORKSPACE_PREFIX)) return false;
+    return Boolean(await this.tabs.preloadModel(uri.path.slice(WORKSPACE_PREFIX.length)));
   }
 
   /** Restart the server (its socket closes with 4001 and reconnects), or reconnect if none runs. */
@@ -91,3 +101,34 @@ export class LanguageServers {
     connection.reconnect();
   }
 }
+
+const WORKSPACE_PREFIX = "/workspace/";
+
+/**
+ * "Go to definition" into another file: open workspace files in a tab at the
+ * definition. Servers may also point into the standard library or their own
+ * type stubs (file:///python/..., file:///language-server/...), which the IDE
+ * does not serve; say so instead of doing nothing.
+ */
+export function openDefinitionsInTabs(tabs) {
+  return monaco.editor.registerEditorOpener({
+    async openCodeEditor(_source, resource, selectionOrPosition) {
+      if (resource.scheme !== "file" || !resource.path.startsWith(WORKSPACE_PREFIX)) {
+        notify(`${resource.path} is outside the workspace; it cannot be opened here.`, { kind: "info" });
+        return true;
+      }
+      const tab = await tabs.open(resource.path.slice(WORKSPACE_PREFIX.length));
+      if (tab && selectionOrPosition) {
+        const range =
+          "startLineNumber" in selectionOrPosition
+            ? selectionOrPosition
+            : monaco.Range.fromPositions(selectionOrPosition, selectionOrPosition);
+        tabs.editor.setSelection(range);
+        tabs.editor.revealRangeInCenterIfOutsideViewport(range);
+        tabs.editor.focus();
+      }
+      return true;
+    },
+  });
+}
+

@@ -32,6 +32,15 @@ import { Backoff } from "../lib/backoff.js";
 import { CLOSE_RESTARTED, finalCloseReason } from "../lib/websocket.js";
 import { monaco } from "./monaco.js";
 
+// Requests whose answers are locations, possibly in files without a model yet.
+const LOCATION_METHODS = new Set([
+  "textDocument/definition",
+  "textDocument/declaration",
+  "textDocument/typeDefinition",
+  "textDocument/implementation",
+  "textDocument/references",
+]);
+
 // Close codes of docs/protocols.md after which reconnecting cannot help.
 const CLOSE_REPLACED = 4009; // the same server was opened in another tab
 const CLOSE_FAILED = 4011; // the server keeps crashing: a restart is needed
@@ -53,6 +62,8 @@ export function toModelUri(path, workspaceRootUri = "file:///workspace") {
  * @param {string[]} options.languageIds Monaco language ids to synchronise (["python"])
  * @param {string} [options.workspaceRootUri] "file:///workspace"
  * @param {object} [options.settings] answers to workspace/configuration, by section
+ * @param {(uri: monaco.Uri) => Promise<boolean>} [options.loadModel] creates the model of a file a
+ *   definition or reference points to (Monaco only navigates to files that have a model)
  * @param {(state: string, detail?: object) => void} [options.onStateChange]
  *   "connecting" | "running" | "reconnecting" | "failed" | "replaced" | "stopped"
  * @param {object} [options.backoff] { baseMs, factor, maxMs, stableMs }
@@ -64,6 +75,7 @@ export function connectLanguageServer({
   languageIds,
   workspaceRootUri = "file:///workspace",
   settings = {},
+  loadModel = async () => false,
   onStateChange = () => {},
   backoff: backoffOptions = {},
 }) {
@@ -85,7 +97,7 @@ export function connectLanguageServer({
     if (disposed) return;
     setState(backoff.attempt === 0 ? "connecting" : "reconnecting");
     const socket = new WebSocket(url);
-    const transport = new FilteringTransport({ socket, owner, languageIds, workspaceRootUri, settings });
+    const transport = new FilteringTransport({ socket, owner, languageIds, workspaceRootUri, settings, loadModel });
     let client = null;
     session = { socket, transport, client };
 
@@ -194,8 +206,9 @@ function clearMarkers(owner) {
  * WebSocket, plus the fixes described at the top of this file.
  */
 class FilteringTransport {
-  constructor({ socket, owner, languageIds, workspaceRootUri, settings }) {
-    Object.assign(this, { socket, owner, languageIds: new Set(languageIds), workspaceRootUri, settings });
+  constructor({ socket, owner, languageIds, workspaceRootUri, settings, loadModel }) {
+    Object.assign(this, { socket, owner, languageIds: new Set(languageIds), workspaceRootUri, settings, loadModel });
+    this.locationRequests = new Set(); // ids of requests answered with locations in other files
     this.listener = undefined;
     this.queue = []; // received before the client listens
     this.outbox = []; // sent before the socket is open
@@ -276,6 +289,7 @@ class FilteringTransport {
     }
     if (isRequest) this.pending.add(message.id);
     if (message.method === "textDocument/completion") this.completions.set(message.id, message.params);
+    if (LOCATION_METHODS.has(message.method)) this.locationRequests.add(message.id);
     const text = JSON.stringify(message);
     if (this.socket.readyState === WebSocket.OPEN) this.socket.send(text);
     else this.outbox.push(text);
@@ -365,6 +379,10 @@ class FilteringTransport {
         this.completions.delete(message.id);
         if (message.result) fillCompletionRanges(message.result, this.modelFor(completion.textDocument.uri), completion.position);
       }
+      if (this.locationRequests.delete(message.id) && message.result) {
+        this.loadTargets(message.result).finally(() => this.deliver(message));
+        return;
+      }
       this.deliver(message);
       return;
     }
@@ -394,6 +412,22 @@ class FilteringTransport {
       }
       default:
         this.deliver(message);
+    }
+  }
+
+  /** Create the models of the files a location answer points to, so Monaco can go there. */
+  async loadTargets(result) {
+    const locations = Array.isArray(result) ? result : [result];
+    const uris = new Set(locations.map((location) => location?.targetUri ?? location?.uri).filter(Boolean));
+    for (const uri of uris) {
+      const parsed = monaco.Uri.parse(uri);
+      if (!monaco.editor.getModel(parsed)) {
+        try {
+          await this.loadModel(parsed);
+        } catch {
+          // Not loadable (outside the workspace, deleted): Monaco then stays put.
+        }
+      }
     }
   }
 

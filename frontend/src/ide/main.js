@@ -9,7 +9,7 @@ import { dataFlag } from "../lib/dom.js";
 import { EditorTabs } from "./editor_tabs.js";
 import { filesApi } from "./files_api.js";
 import { FileTree } from "./filetree.js";
-import { LanguageServers } from "./language_servers.js";
+import { LanguageServers, openDefinitionsInTabs } from "./language_servers.js";
 import { monaco } from "./monaco.js";
 import { OutputLog } from "./output.js";
 import { setupPanelResizer } from "./panel_resizer.js";
@@ -73,7 +73,8 @@ if (canEdit) {
   });
 }
 
-const languageServers = new LanguageServers({ element: byId("lsp-status"), workspaceId, canEdit, output });
+const languageServers = new LanguageServers({ element: byId("lsp-status"), workspaceId, canEdit, output, tabs });
+openDefinitionsInTabs(tabs);
 
 function bindToolbar(testid, handler) {
   const button = root.querySelector(`[data-testid="${testid}"]`);
