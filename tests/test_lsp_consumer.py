@@ -12,6 +12,8 @@ from asgiref.sync import sync_to_async
 from django.conf import settings as django_settings
 
 from lsp import manager as manager_module
+from lsp import metrics as lsp_metrics
+from lsp.consumers import MAX_TEXT_FRAME_BYTES
 from platform_core.close_codes import FAILED, REPLACED, RESTART
 from platform_core.models import AuditLog
 from tests.conftest import make_ready
@@ -66,6 +68,13 @@ async def open_lsp(client, workspace, manager):
     yield open_
     for language_client in opened:
         await language_client.disconnect()
+
+
+def crash_restarts(server: str) -> float:
+    """devbench_lsp_restarts_total{server, reason="crash"} of this process."""
+    labels = {"server": server, "reason": "crash"}
+    samples = [sample for metric in lsp_metrics.RESTARTS.collect() for sample in metric.samples]
+    return next((sample.value for sample in samples if sample.name.endswith("_total") and sample.labels == labels), 0)
 
 
 def messages_of(diagnostics) -> str:
@@ -187,6 +196,8 @@ async def test_a_killed_server_closes_the_socket_with_4001_and_comes_back(open_l
     session = next(iter(manager.sessions.values()))
     old_pid = session.process.pid
 
+    crashes_before = crash_restarts("pyright")
+
     os.kill(old_pid, signal.SIGKILL)
     code = await lsp.expect_close()
     again = await open_lsp(personas.editor)
@@ -199,6 +210,7 @@ async def test_a_killed_server_closes_the_socket_with_4001_and_comes_back(open_l
     assert session.process.pid != old_pid
     assert session.restarts == 1
     assert session.last_exit_code == -signal.SIGKILL
+    assert crash_restarts("pyright") == crashes_before + 1
 
 
 async def test_a_server_that_keeps_crashing_backs_off_then_fails(open_lsp, personas, manager, settings):
@@ -254,7 +266,30 @@ async def test_a_restart_request_is_audited_and_reconnects_the_client(open_lsp, 
     assert [(row.actor_id, row.metadata["server"]) for row in rows] == [(personas.editor.pk, "ruff")]
 
 
+async def test_an_oversized_frame_is_dropped_with_a_message_and_the_session_goes_on(open_lsp, personas):
+    lsp = await open_lsp(personas.editor, "ruff")
+    await lsp.initialize()
+
+    await lsp.communicator.send_to(text_data="x" * (MAX_TEXT_FRAME_BYTES + 1))
+    await lsp.until(lambda: any(m.get("method") == "window/showMessage" for m in lsp.messages), what="a message")
+    uri = await lsp.open("small.py", "import os\n")
+    diagnostics = await lsp.diagnostics(uri, lambda items: len(items) > 0)
+
+    notice = next(m for m in lsp.messages if m.get("method") == "window/showMessage")
+    assert "limited to" in notice["params"]["message"]
+    assert diagnostics
+
+
 # Permissions ---------------------------------------------------------------------------------------------
+
+
+async def test_it_refuses_a_socket_without_a_session(workspace, manager):
+    communicator = connect_lsp(workspace.pk, "pyright", b"")
+
+    connected, _ = await communicator.connect(timeout=TIMEOUT)
+
+    assert not connected
+    assert manager.sessions == {}
 
 
 @pytest.mark.parametrize(("who", "server"), [("viewer", "pyright"), ("outsider", "pyright"), ("editor", "nope")])
