@@ -15,9 +15,7 @@ coroutine there for sync code (the API views).
 """
 
 import asyncio
-import atexit
 import concurrent.futures
-import threading
 from pathlib import Path
 
 import structlog
@@ -25,6 +23,8 @@ from django.conf import settings
 
 from lsp.servers import PYRIGHT, SERVER_NAMES, ServerUnavailableError, server_environment, server_spec
 from lsp.sessions import FAILED_STATE, LanguageServerSession, LspClient, Policy, close_stderr_logger
+from platform_core.background import BackgroundTasks
+from platform_core.per_process import PerProcess
 from workspaces.environment.pyright_config import ensure_pyright_config
 from workspaces.environment.watcher import KIND_PACKAGES, EnvironmentEvent, EnvironmentWatcher, get_environment_watcher
 from workspaces.runtime import get_runtime
@@ -72,7 +72,7 @@ class LanguageServerManager:
         self.loop: asyncio.AbstractEventLoop | None = None
         self._environment_watcher = environment_watcher
         self._unsubscribe_environment = None
-        self._background: set[asyncio.Task] = set()
+        self._background = BackgroundTasks("lsp")
         self._starting: dict[tuple[int, int, str], asyncio.Task] = {}
 
     @property
@@ -144,7 +144,7 @@ class LanguageServerManager:
         client.stop()
         if session.client is None and not session.is_finished and session.idle_handle is None:
             session.idle_handle = self.loop.call_later(
-                session.policy.idle_ttl, lambda: self._in_background(session.stop("idle"))
+                session.policy.idle_ttl, lambda: self._background.start(session.stop("idle"))
             )
 
     def _on_finished(self, session: LanguageServerSession) -> None:
@@ -152,7 +152,7 @@ class LanguageServerManager:
         if self.sessions.get(key) is session:
             del self.sessions[key]
         close_stderr_logger(self.log_path(*key))
-        self._in_background(self.environment_watcher.unwatch(session.workspace_id))
+        self._background.start(self.environment_watcher.unwatch(session.workspace_id))
 
     # Requests from the API ---------------------------------------------------------------------------------
     def find(self, workspace_id: int, user_id: int, server: str) -> LanguageServerSession:
@@ -220,16 +220,6 @@ class LanguageServerManager:
         await asyncio.gather(*(session.restart("environment") for session in sessions))
 
     # Ending ---------------------------------------------------------------------------------------------------
-    def _in_background(self, coroutine) -> None:
-        task = asyncio.get_running_loop().create_task(coroutine)
-        self._background.add(task)
-        task.add_done_callback(self._background_done)
-
-    def _background_done(self, task: asyncio.Task) -> None:
-        self._background.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            logger.error("lsp_background_task_failed", error=repr(task.exception()))
-
     async def close_workspace(self, workspace_id: int) -> None:
         sessions = [session for session in self.sessions.values() if session.workspace_id == workspace_id]
         await asyncio.gather(*(session.stop("workspace_closed") for session in sessions))
@@ -238,13 +228,12 @@ class LanguageServerManager:
         """``close_workspace`` for sync code (the workspace deletion service)."""
         loop = self.loop
         if loop is not None and not loop.is_closed():
-            loop.call_soon_threadsafe(lambda: self._in_background(self.close_workspace(workspace_id)))
+            loop.call_soon_threadsafe(lambda: self._background.start(self.close_workspace(workspace_id)))
 
     async def close_all(self) -> None:
         """Stop every session and wait for the cleanup (orderly shutdown, tests)."""
         await asyncio.gather(*(session.stop("shutdown") for session in list(self.sessions.values())))
-        while self._background:
-            await asyncio.gather(*list(self._background), return_exceptions=True)
+        await self._background.wait()
         if self._unsubscribe_environment is not None:
             self._unsubscribe_environment()
             self._unsubscribe_environment = None
@@ -255,20 +244,9 @@ class LanguageServerManager:
                 session.process.kill_now()
 
 
-_manager: LanguageServerManager | None = None
-_manager_lock = threading.Lock()
+MANAGER: PerProcess[LanguageServerManager] = PerProcess(LanguageServerManager)
 
 
 def get_language_server_manager() -> LanguageServerManager:
     """The language-server manager of this process."""
-    global _manager
-    with _manager_lock:
-        if _manager is None:
-            _manager = LanguageServerManager()
-        return _manager
-
-
-@atexit.register
-def _kill_servers_at_exit() -> None:
-    if _manager is not None:
-        _manager.kill_all_now()
+    return MANAGER.get()

@@ -23,8 +23,6 @@ clients as ``environment_changed`` messages.
 """
 
 import asyncio
-import atexit
-import threading
 import time
 from typing import Any
 
@@ -32,7 +30,9 @@ import structlog
 from channels.db import database_sync_to_async
 from django.conf import settings
 
+from platform_core.background import BackgroundTasks
 from platform_core.close_codes import NOT_FOUND
+from platform_core.per_process import PerProcess
 from terminal import metrics, services
 from terminal.sessions import FlowControl, PtySession, TerminalClient
 from terminal.shell import prepare_shell
@@ -73,7 +73,7 @@ class TerminalManager:
     def __init__(self, environment_watcher: EnvironmentWatcher | None = None):
         self.sessions: dict[tuple[int, str], PtySession] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._background: set[asyncio.Task] = set()
+        self._background = BackgroundTasks("terminal")
         self._environment_watcher = environment_watcher
         self._unsubscribe_environment = None
 
@@ -162,7 +162,7 @@ class TerminalManager:
             if self.sessions.get((workspace.pk, name)) is session:
                 del self.sessions[(workspace.pk, name)]
             if watching:
-                self._in_background(self.environment_watcher.unwatch(workspace.pk))
+                self._background.start(self.environment_watcher.unwatch(workspace.pk))
             failure = TerminalUnavailable(f"The terminal could not start: {error}")
             if not session.ready.done():
                 session.ready.set_exception(failure)
@@ -207,7 +207,7 @@ class TerminalManager:
     def _grace_expired(self, session: PtySession) -> None:
         session.grace_handle = None
         if not session.clients and not session.is_finished:
-            self._in_background(session.close("grace_expired"))
+            self._background.start(session.close("grace_expired"))
 
     def _schedule_idle_check(self, session: PtySession, delay: float) -> None:
         session.idle_handle = session.loop.call_later(delay, self._idle_check, session)
@@ -226,7 +226,7 @@ class TerminalManager:
             self._schedule_idle_check(session, idle_seconds)  # a command is running: not idle
             return
         minutes = idle_seconds / 60
-        self._in_background(
+        self._background.start(
             session.close("idle", notice=f"This terminal was closed after {minutes:g} minutes without activity.")
         )
 
@@ -239,8 +239,8 @@ class TerminalManager:
         if session.idle_handle is not None:
             session.idle_handle.cancel()
             session.idle_handle = None
-        self._in_background(self.environment_watcher.unwatch(session.workspace_id))
-        self._in_background(
+        self._background.start(self.environment_watcher.unwatch(session.workspace_id))
+        self._background.start(
             database_sync_to_async(services.record_terminal_close)(
                 session.creator,
                 session.workspace,
@@ -250,16 +250,6 @@ class TerminalManager:
                 outcome=session.outcome,
             )
         )
-
-    def _in_background(self, coroutine) -> None:
-        task = asyncio.get_running_loop().create_task(coroutine)
-        self._background.add(task)
-        task.add_done_callback(self._background_done)
-
-    def _background_done(self, task: asyncio.Task) -> None:
-        self._background.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            logger.error("terminal_background_task_failed", error=repr(task.exception()))
 
     async def close_workspace(self, workspace_id: int) -> None:
         """Close every terminal of a workspace (it was deleted); clients get a notice and 4004."""
@@ -274,8 +264,7 @@ class TerminalManager:
     async def close_all(self) -> None:
         """Close every session and wait for their audit rows (orderly shutdown, tests)."""
         await asyncio.gather(*(session.close("shutdown") for session in list(self.sessions.values())))
-        while self._background:
-            await asyncio.gather(*list(self._background), return_exceptions=True)
+        await self._background.wait()
         if self._unsubscribe_environment is not None:
             self._unsubscribe_environment()
             self._unsubscribe_environment = None
@@ -325,23 +314,12 @@ class TerminalManager:
 
     def schedule_close_workspace(self, workspace_id: int) -> None:
         """``close_workspace`` for sync code (the workspace deletion service)."""
-        self._on_loop(lambda: self._in_background(self.close_workspace(workspace_id)))
+        self._on_loop(lambda: self._background.start(self.close_workspace(workspace_id)))
 
 
-_manager: TerminalManager | None = None
-_manager_lock = threading.Lock()
+MANAGER: PerProcess[TerminalManager] = PerProcess(TerminalManager)
 
 
 def get_terminal_manager() -> TerminalManager:
     """The terminal manager of this process."""
-    global _manager
-    with _manager_lock:
-        if _manager is None:
-            _manager = TerminalManager()
-        return _manager
-
-
-@atexit.register
-def _kill_terminals_at_exit() -> None:
-    if _manager is not None:
-        _manager.kill_all_now()
+    return MANAGER.get()

@@ -24,6 +24,7 @@ from pathlib import Path
 import structlog
 from django.conf import settings
 
+from platform_core.per_process import PerProcess
 from terminal import metrics
 from workspaces.environment.watcher import environment_stamp
 from workspaces.runtime import get_runtime
@@ -289,13 +290,9 @@ class RunnerManager:
         return self.submit(close())
 
 
-_manager: RunnerManager | None = None
-_manager_lock = threading.Lock()
+MANAGER: PerProcess[RunnerManager] = PerProcess(RunnerManager)
 
 
 def get_runner_manager() -> RunnerManager:
-    global _manager
-    with _manager_lock:
-        if _manager is None:
-            _manager = RunnerManager()
-        return _manager
+    """The runner manager of this process."""
+    return MANAGER.get()

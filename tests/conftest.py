@@ -1,6 +1,7 @@
 """Shared fixtures: personas made through the service functions, API clients,
 and the real platform processes (Celery worker, daphne) on the test database."""
 
+import re
 import shutil
 import time
 from dataclasses import dataclass
@@ -39,6 +40,17 @@ def make_user(username: str, site_role: str = User.SiteRole.MEMBER) -> User:
         user.site_role = site_role
         user.save()
     return user
+
+
+def log_in(page, username: str) -> None:
+    """Sign in through the real login page (a user made by ``make_user``)."""
+    from playwright.sync_api import expect
+
+    page.goto("/accounts/login/")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    expect(page).to_have_url(re.compile(r"/$"))
 
 
 def make_ready(workspace: Workspace) -> Path:

@@ -1,22 +1,12 @@
 """The IDE flow in headless Chromium against the real server and worker."""
 
-import re
-
 import pytest
 from playwright.sync_api import expect
 
-from tests.conftest import PASSWORD, make_user
+from tests.conftest import log_in, make_user
 from workspaces.runtime import get_runtime
 
 pytestmark = [pytest.mark.browser, pytest.mark.worker, pytest.mark.django_db(transaction=True)]
-
-
-def log_in(page, username):
-    page.goto("/accounts/login/")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-    expect(page).to_have_url(re.compile(r"/$"))
 
 
 def editor_text(page) -> str:

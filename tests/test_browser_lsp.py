@@ -1,11 +1,9 @@
 """Language servers in headless Chromium: real basedpyright and ruff behind the real page."""
 
-import re
-
 import pytest
 from playwright.sync_api import expect
 
-from tests.conftest import PASSWORD, make_ready, make_user
+from tests.conftest import log_in, make_ready, make_user
 from workspaces import services
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -21,11 +19,7 @@ def ide(page):
     (root / "typed.py").write_text('import os\ncount: int = "three"\nprint(count)\n')
     (root / "shapes.py").write_text("\n\ndef area(side: int) -> int:\n    return side * side\n")
     (root / "uses.py").write_text("from shapes import area\n\nprint(area(3))\n")
-    page.goto("/accounts/login/")
-    page.fill("input[name=username]", "olivia")
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-    expect(page).to_have_url(re.compile(r"/$"))
+    log_in(page, "olivia")
     page.goto(f"/workspaces/{workspace.pk}/")
     for server in ("pyright", "ruff"):
         expect(page.get_by_test_id(f"lsp-badge-{server}")).to_have_attribute("data-state", "running", timeout=60_000)

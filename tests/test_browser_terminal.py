@@ -6,7 +6,7 @@ import time
 import pytest
 from playwright.sync_api import expect
 
-from tests.conftest import PASSWORD, make_user, wait_until
+from tests.conftest import log_in, make_user, wait_until
 from workspaces import services
 from workspaces.environment.testing import build_wheel
 from workspaces.models import Workspace
@@ -35,11 +35,7 @@ def ide(page, celery_worker):
         timeout=120,
         message="the workspace to be provisioned",
     )
-    page.goto("/accounts/login/")
-    page.fill("input[name=username]", "olivia")
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-    expect(page).to_have_url(re.compile(r"/$"))
+    log_in(page, "olivia")
     page.goto(f"/workspaces/{workspace.pk}/")
     expect(page.locator("[data-testid=terminal-tab][data-name=main]")).to_have_attribute("data-state", "ready")
     page.locator("[data-testid=terminal][data-name=main]").click()

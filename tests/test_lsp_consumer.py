@@ -31,7 +31,7 @@ async def manager(monkeypatch):
     """A fresh manager and environment watcher per test, on the test's event loop."""
     watcher = EnvironmentWatcher(poll_interval=0.1)
     fresh = manager_module.LanguageServerManager(environment_watcher=watcher)
-    monkeypatch.setattr(manager_module, "_manager", fresh)
+    monkeypatch.setattr(manager_module.MANAGER, "instance", fresh)
     yield fresh
     await fresh.close_all()
     await watcher.close()

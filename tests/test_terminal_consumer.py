@@ -127,7 +127,7 @@ async def manager(monkeypatch):
     """A fresh terminal manager and environment watcher for each test (both live on the test's event loop)."""
     watcher = EnvironmentWatcher(poll_interval=0.1)
     fresh = manager_module.TerminalManager(environment_watcher=watcher)
-    monkeypatch.setattr(manager_module, "_manager", fresh)
+    monkeypatch.setattr(manager_module.MANAGER, "instance", fresh)
     yield fresh
     await fresh.close_all()
     await watcher.close()
