@@ -20,14 +20,6 @@ def runtime(tmp_path):
     return LocalRuntime(tmp_path)
 
 
-def is_alive(pid: int) -> bool:
-    """Running, as opposed to gone or a zombie waiting for init to reap it."""
-    try:
-        return Path(f"/proc/{pid}/stat").read_bytes().rsplit(b")", 1)[1].split()[0] != b"Z"
-    except OSError:
-        return False
-
-
 async def wait_until_gone(pid: int, timeout: float) -> bool:
     """Whether ``pid`` exits within ``timeout`` seconds (a pidfd turns readable when it does)."""
     try:
@@ -154,7 +146,7 @@ async def test_terminate_escalates_to_sigkill_and_kills_the_whole_session(runtim
     code = await asyncio.wait_for(process.terminate(grace_seconds=0.4), TIMEOUT)
 
     assert code == -signal.SIGKILL
-    assert not is_alive(background)
+    assert await wait_until_gone(background, 5)
     assert session_members(process.pid) == []
 
 
