@@ -74,8 +74,8 @@ def test_go_to_definition_opens_the_other_file_at_the_definition(ide):
     )
 
     # Asked up to three times, as a person presses F12 again: on a loaded machine
-    # about one run in twenty does not navigate on the first request (the cause
-    # is not known yet; the server answers it).
+    # about one run in twenty did not navigate on the first request (the cause
+    # is not known yet).
     for _ in range(3):
         ide.evaluate(GO_TO_DEFINITION)
         try:
