@@ -63,7 +63,7 @@ class RunResult:
 
 
 def _record_restart(workspace_id: int, reason: str) -> None:
-    from django.db import close_old_connections
+    from django.db import connections
 
     from platform_core import audit
     from workspaces.models import Workspace
@@ -75,7 +75,9 @@ def _record_restart(workspace_id: int, reason: str) -> None:
                 None, "runner.restart", None, workspace=workspace, actor_username="runner", metadata={"reason": reason}
             )
     finally:
-        close_old_connections()
+        # An executor thread of the runner's loop: no request cycle ever closes
+        # its connection, and with CONN_MAX_AGE it would stay open for good.
+        connections.close_all()
 
 
 class RunnerSession:
