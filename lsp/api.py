@@ -42,9 +42,18 @@ class FrameSerializer(serializers.Serializer):
     latency_ms = serializers.FloatField(allow_null=True)
 
 
-def _check_server(server: str) -> None:
+def _call_session(view, server: str, method_name: str):
+    """(workspace, result of the manager's ``method_name`` for the caller's session of ``server``)."""
+    workspace = view.get_workspace(EDIT_FILES)
     if server not in SERVER_NAMES:
         raise ApiError(404, "not_found", f"No language server named {server[:40]!r}.")
+    manager = get_language_server_manager()
+    try:
+        return workspace, manager.call(getattr(manager, method_name), workspace.pk, view.request.user.pk, server)
+    except NoSession as error:
+        raise ApiError(404, "no_session", str(error)) from error
+    except LanguageServerError as error:
+        raise ApiError(503, "unavailable", str(error)) from error
 
 
 class LanguageServerHealthView(WorkspaceScopedMixin, APIView):
@@ -59,15 +68,7 @@ class LanguageServerHealthView(WorkspaceScopedMixin, APIView):
 class LanguageServerRestartView(WorkspaceScopedMixin, APIView):
     @extend_schema(request=None, responses={200: SessionHealthSerializer})
     def post(self, request, workspace_pk, server):
-        workspace = self.get_workspace(EDIT_FILES)
-        _check_server(server)
-        manager = get_language_server_manager()
-        try:
-            health = manager.call(manager.restart, workspace.pk, request.user.pk, server)
-        except NoSession as error:
-            raise ApiError(404, "no_session", str(error)) from error
-        except LanguageServerError as error:
-            raise ApiError(503, "unavailable", str(error)) from error
+        workspace, health = _call_session(self, server, "restart")
         services.record_restart(request.user, workspace, server=server)
         return Response({**health, "workspace_id": workspace.pk})
 
@@ -75,11 +76,5 @@ class LanguageServerRestartView(WorkspaceScopedMixin, APIView):
 class LanguageServerFramesView(WorkspaceScopedMixin, APIView):
     @extend_schema(responses={200: FrameSerializer(many=True)})
     def get(self, request, workspace_pk, server):
-        workspace = self.get_workspace(EDIT_FILES)
-        _check_server(server)
-        manager = get_language_server_manager()
-        try:
-            frames = manager.call(manager.frames, workspace.pk, request.user.pk, server)
-        except NoSession as error:
-            raise ApiError(404, "no_session", str(error)) from error
+        _, frames = _call_session(self, server, "frames")
         return Response(frames)
