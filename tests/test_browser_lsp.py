@@ -49,8 +49,17 @@ def test_a_type_error_gets_a_marker_and_hover_shows_the_type(ide):
         editor.getAction("editor.action.showHover").run();
     }"""
     )
-
     expect(ide.locator(".monaco-hover-content", has_text="count: int")).to_be_visible(timeout=30_000)
+
+
+def test_code_typed_in_the_editor_gets_its_type_error_marked(ide):
+    ide.wait_for_function(f"() => ({MARKERS})('lsp:pyright').length > 0", timeout=60_000)
+    ide.locator("#editor .view-lines").click()
+    ide.evaluate("() => window.devbench.tabs.editor.setPosition({lineNumber: 4, column: 1})")
+
+    ide.keyboard.type('ratio: float = "wide"\n')
+
+    ide.wait_for_function(f"() => ({MARKERS})('lsp:pyright').some(message => /wide/.test(message))", timeout=60_000)
 
 
 def test_restarting_a_server_from_its_badge_reconnects_it(ide):
