@@ -247,6 +247,9 @@ async def test_an_idle_session_shuts_its_server_down(open_lsp, personas, manager
 
     assert manager.sessions == {}
     assert not process.is_running()
+    # The server's stderr went to its own log file.
+    log = manager.log_path(session.workspace_id, session.user_id, "ruff")
+    assert "Registering workspace" in log.read_text()
 
 
 async def test_a_restart_request_is_audited_and_reconnects_the_client(open_lsp, personas, manager, api, workspace):
