@@ -42,14 +42,13 @@ class FrameSerializer(serializers.Serializer):
     latency_ms = serializers.FloatField(allow_null=True)
 
 
-def _call_session(view, server: str, method_name: str):
-    """(workspace, result of the manager's ``method_name`` for the caller's session of ``server``)."""
+def _for_session(view, server: str, action):
+    """``action(workspace)`` for the caller's session of ``server``, with its errors as API errors."""
     workspace = view.get_workspace(EDIT_FILES)
     if server not in SERVER_NAMES:
         raise ApiError(404, "not_found", f"No language server named {server[:40]!r}.")
-    manager = get_language_server_manager()
     try:
-        return workspace, manager.call(getattr(manager, method_name), workspace.pk, view.request.user.pk, server)
+        return action(workspace)
     except NoSession as error:
         raise ApiError(404, "no_session", str(error)) from error
     except LanguageServerError as error:
@@ -68,13 +67,16 @@ class LanguageServerHealthView(WorkspaceScopedMixin, APIView):
 class LanguageServerRestartView(WorkspaceScopedMixin, APIView):
     @extend_schema(request=None, responses={200: SessionHealthSerializer})
     def post(self, request, workspace_pk, server):
-        workspace, health = _call_session(self, server, "restart")
-        services.record_restart(request.user, workspace, server=server)
-        return Response({**health, "workspace_id": workspace.pk})
+        return Response(
+            _for_session(self, server, lambda workspace: services.do_restart_server(request.user, workspace, server))
+        )
 
 
 class LanguageServerFramesView(WorkspaceScopedMixin, APIView):
     @extend_schema(responses={200: FrameSerializer(many=True)})
     def get(self, request, workspace_pk, server):
-        _, frames = _call_session(self, server, "frames")
+        manager = get_language_server_manager()
+        frames = _for_session(
+            self, server, lambda workspace: manager.call(manager.frames, workspace.pk, request.user.pk, server)
+        )
         return Response(frames)

@@ -164,13 +164,13 @@ class LanguageServerManager:
     def health(self, workspace_id: int, user_id: int | None = None) -> list[dict]:
         """Health of the workspace's sessions (of one user, if given)."""
         return [
-            {**session.health(), "workspace_id": session.workspace_id}
+            session.health()
             for session in list(self.sessions.values())
             if session.workspace_id == workspace_id and (user_id is None or session.user_id == user_id)
         ]
 
     def all_health(self) -> list[dict]:
-        return [{**session.health(), "workspace_id": session.workspace_id} for session in list(self.sessions.values())]
+        return [session.health() for session in list(self.sessions.values())]
 
     async def restart(self, workspace_id: int, user_id: int, server: str) -> dict:
         session = self.find(workspace_id, user_id, server)

@@ -8,7 +8,6 @@ Python wrapper script saves a process and ~10 MiB per session), and
 """
 
 import importlib.util
-import os
 import shlex
 import shutil
 import sys
@@ -19,7 +18,7 @@ from pathlib import Path
 from django.conf import settings
 
 from lsp.paths import WORKSPACE_ROOT
-from terminal.shell import HOME_RELATIVE_PATH, MINIMAL_PATH
+from terminal.shell import HOME_RELATIVE_PATH, MINIMAL_PATH, locale_environment
 
 PYRIGHT = "pyright"
 RUFF = "ruff"
@@ -87,8 +86,7 @@ def server_spec(name: str) -> ServerSpec:
 
 def server_environment(root: Path) -> dict[str, str]:
     """The server's whole environment: the workspace venv first on PATH, nothing of the platform's secrets."""
-    env = {name: value for name, value in os.environ.items() if name in ("LANG", "TZ") or name.startswith("LC_")}
-    env.setdefault("LANG", "C.UTF-8")
+    env = locale_environment()
     venv = root / ".venv"
     env.update(
         {

@@ -42,7 +42,8 @@ import structlog
 from lsp import metrics
 from lsp.framing import FramingError, MessageReader, frame
 from lsp.paths import OutsideWorkspaceError, PathMapper
-from lsp.servers import ServerSpec
+from lsp.servers import ServerSpec, path_roots
+from platform_core.background import BackgroundTasks
 from platform_core.close_codes import FAILED, REPLACED, RESTART
 from workspaces.runtime.base import InputOverflowError, RuntimeProcess
 
@@ -59,6 +60,7 @@ _HEAD = re.compile(
     rb'(?:"id"\s*:\s*("(?:[^"\\]|\\.){0,200}"|-?\d{1,20})\s*,\s*)?'
     rb'"(method|result|error)"\s*:\s*(?:"([^"\\]{1,200})")?'
 )
+_NOT_PENDING = object()
 JSONRPC_INVALID_REQUEST = -32600
 JSONRPC_REQUEST_FAILED = -32803
 
@@ -177,7 +179,7 @@ class LanguageServerSession:
         self.root = root
         self.env = env
         self.policy = policy
-        self.mapper = PathMapper(self._roots())
+        self.mapper = PathMapper(path_roots(spec, root))
         self.loop = asyncio.get_running_loop()
         self.state = STARTING
         self.process: RuntimeProcess | None = None
@@ -187,7 +189,6 @@ class LanguageServerSession:
         self.last_exit_code: int | None = None
         self.last_error: str | None = None
         self.started_at: float | None = None
-        self.created_at = time.time()
         self.last_activity = time.monotonic()
         self.frames: deque[FrameRecord] = deque(maxlen=policy.frame_log_size)
         self.ready = asyncio.Event()  # set while a process runs (or the session failed or stopped)
@@ -198,6 +199,7 @@ class LanguageServerSession:
         self._generation = 0
         self._stopping = False  # an intentional stop or restart is under way
         self._restart_handle: asyncio.TimerHandle | None = None
+        self._tasks = BackgroundTasks("lsp_session")  # exit watchers, delayed restarts
         self._stderr_logger = _stderr_logger(log_path, policy.stderr_max_bytes)
         self._reset_conversation()
         metrics.SESSIONS.labels(spec.name, STARTING).inc()
@@ -206,11 +208,6 @@ class LanguageServerSession:
         pid = self.process.pid if self.process else None
         name = f"{self.spec.name} ws={self.workspace_id} user={self.user_id}"
         return f"<LanguageServerSession {name} {self.state} pid={pid}>"
-
-    def _roots(self) -> list[tuple[str, str]]:
-        from lsp.servers import path_roots
-
-        return path_roots(self.spec, self.root)
 
     def _reset_conversation(self) -> None:
         """Forget what the bridge knew of the server's conversation (a new process starts blank)."""
@@ -242,6 +239,7 @@ class LanguageServerSession:
     def health(self) -> dict[str, Any]:
         process = self.process if self.process is not None and self.process.is_running() else None
         return {
+            "workspace_id": self.workspace_id,
             "server": self.spec.name,
             "user": self.username,
             "state": self.state,
@@ -266,17 +264,13 @@ class LanguageServerSession:
             process = await self.runtime.spawn(self.workspace_id, self.spec.argv, tty=False, env=self.env)
         except (OSError, RuntimeError) as error:
             # A missing program or workspace does not fix itself: no retries.
-            self.last_error = f"It could not start ({error})."
-            logger.warning("lsp_start_failed", server=self.spec.name, error=str(error))
-            self._set_state(FAILED_STATE)
-            metrics.GIVE_UPS.labels(self.spec.name).inc()
-            self.ready.set()
+            self._give_up(f"It could not start ({error}).")
             return
         self.process = process
         self.started_at = time.time()
         self.last_error = None
         process.start_reading(self._on_output)
-        self.loop.create_task(self._watch(process))
+        self._tasks.start(self._watch(process))
         self._set_state(RUNNING)
         self.ready.set()
         logger.info("lsp_started", server=self.spec.name, workspace_id=self.workspace_id, pid=process.pid)
@@ -292,8 +286,8 @@ class LanguageServerSession:
         logger.warning("lsp_exited", server=self.spec.name, workspace_id=self.workspace_id, code=code)
         self._crashed(code)
 
-    def _crashed(self, code: int | None) -> None:
-        """The server ended on its own (or could not start): restart it after a backoff, or give up."""
+    def _crashed(self, code: int) -> None:
+        """The server ended on its own: restart it after a backoff, or give up."""
         self.ready.clear()
         self._close_client(RESTART, "The language server stopped; reconnecting.")
         now = time.monotonic()
@@ -301,20 +295,25 @@ class LanguageServerSession:
         while self.crash_times and now - self.crash_times[0] > self.policy.restart_window:
             self.crash_times.popleft()
         if len(self.crash_times) > self.policy.max_restarts:
-            self._set_state(FAILED_STATE)
-            self.last_error = self.last_error or (
-                f"The server exited {len(self.crash_times)} times within {self.policy.restart_window:g} s "
+            self._give_up(
+                self.last_error
+                or f"The server exited {len(self.crash_times)} times within {self.policy.restart_window:g} s "
                 f"(last exit code {code}); restart it when the cause is fixed."
             )
-            metrics.GIVE_UPS.labels(self.spec.name).inc()
-            logger.error("lsp_gave_up", server=self.spec.name, workspace_id=self.workspace_id, code=code)
-            self.ready.set()  # waiters see the failure
             return
         self._set_state(RESTARTING)
         delay = backoff_delay(len(self.crash_times), self.policy.backoff_base, self.policy.backoff_max)
         self.restarts += 1
         metrics.RESTARTS.labels(self.spec.name, "crash").inc()
-        self._restart_handle = self.loop.call_later(delay, lambda: self.loop.create_task(self.start()))
+        self._restart_handle = self.loop.call_later(delay, lambda: self._tasks.start(self.start()))
+
+    def _give_up(self, reason: str) -> None:
+        """The "failed" state: no more restarts until someone asks for one."""
+        self.last_error = reason
+        self._set_state(FAILED_STATE)
+        metrics.GIVE_UPS.labels(self.spec.name).inc()
+        logger.error("lsp_gave_up", server=self.spec.name, workspace_id=self.workspace_id, reason=reason)
+        self.ready.set()  # waiters see the failure
 
     async def restart(self, reason: str) -> None:
         """Replace the server process now (a user's request, a package change); clears a failed state."""
@@ -448,7 +447,8 @@ class LanguageServerSession:
                 self._reply_error(client, request_id, JSONRPC_REQUEST_FAILED, str(error))
             return
         if method is None and "id" in message:  # the browser answers a request of the server
-            self._pending_server.pop(json.dumps(request_id), None)
+            if self._pending_server.pop(json.dumps(request_id), _NOT_PENDING) is _NOT_PENDING:
+                return  # one of the bridge's own (a replayed registration), or answered already
         elif is_request:
             server_id = f"{client.generation}:{json.dumps(request_id)}"
             self._pending_client[server_id] = (client.generation, request_id, method, time.monotonic())

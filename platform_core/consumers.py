@@ -5,22 +5,18 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from platform_core.close_codes import FORBIDDEN
 
-# The channel_layer_alias of consumers whose sessions live in this process and
-# that take no messages from other processes. Channels then skips the
-# per-socket layer subscription: with Redis that is one blocking read per open
-# socket, and with any layer a second task to wait on for every frame.
-NO_CHANNEL_LAYER = "none"
-
 
 class DirectDispatchMixin:
-    """For consumers without a channel layer: each frame is dispatched straight from ``receive``.
+    """For consumers whose sessions live in this process and take no messages from other processes.
 
-    Channels' loop waits on the socket and the layer together, through a new
-    task and ``asyncio.wait`` for every frame, which costs each keystroke two
-    more event-loop turns. With only the socket to wait on, a plain loop does.
+    They use no channel layer, so Channels' per-socket layer subscription
+    (with Redis, one blocking read per open socket) is skipped, and each frame
+    is dispatched straight from ``receive``: Channels' loop waits on the socket
+    and the layer together, through a new task and ``asyncio.wait`` for every
+    frame, which costs each keystroke two more event-loop turns.
     """
 
-    channel_layer_alias = NO_CHANNEL_LAYER
+    channel_layer_alias = "none"  # no such layer: get_channel_layer() answers None
 
     async def __call__(self, scope, receive, send):
         self.scope = scope

@@ -4,7 +4,7 @@ import asyncio
 
 from channels.db import database_sync_to_async
 
-from platform_core.consumers import NO_CHANNEL_LAYER, TolerantJsonConsumer
+from platform_core.consumers import DirectDispatchMixin, TolerantJsonConsumer
 from terminal.runner import RunnerError, get_runner_manager
 from terminal.runner_requests import InvalidRunRequest, parse_run_request
 from workspaces.models import Workspace
@@ -19,10 +19,8 @@ def _workspace_for_runner(user, workspace_id: int) -> Workspace | None:
     return workspace
 
 
-class RunnerConsumer(TolerantJsonConsumer):
+class RunnerConsumer(DirectDispatchMixin, TolerantJsonConsumer):
     """Translates runner frames; the RunnerManager owns the processes."""
-
-    channel_layer_alias = NO_CHANNEL_LAYER
 
     async def connect(self):
         self.workspace = None

@@ -60,13 +60,19 @@ class ShellCommand:
     env: dict[str, str]
 
 
-def shell_environment(root: Path, workspace_id: int, workspace_name: str, source: dict[str, str] | None = None):
-    """The shell's whole environment: terminal settings plus an allowlist of the platform's locale."""
+def locale_environment(source: dict[str, str] | None = None) -> dict[str, str]:
+    """The platform's locale and time zone (an allowlist), the start of every workspace process's environment."""
     source = os.environ if source is None else source
     env = {
         name: value for name, value in source.items() if name in _ALLOWED_NAMES or name.startswith(_ALLOWED_PREFIXES)
     }
     env.setdefault("LANG", "C.UTF-8")
+    return env
+
+
+def shell_environment(root: Path, workspace_id: int, workspace_name: str, source: dict[str, str] | None = None):
+    """The shell's whole environment: terminal settings plus an allowlist of the platform's locale."""
+    env = locale_environment(source)
     env.update(
         {
             "PATH": MINIMAL_PATH,
