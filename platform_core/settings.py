@@ -255,6 +255,16 @@ CELERY_WORKER_QUEUES = env_list("CELERY_QUEUES", ["default", "provision", "index
 WORKSPACE_RUNTIME = env_choice("WORKSPACE_RUNTIME", "local", ("local", "docker"))
 WORKSPACES_ROOT = env_path("WORKSPACES_ROOT", DATA_DIR / "workspaces")
 WORKSPACE_PYTHON = env_str("WORKSPACE_PYTHON", "")  # interpreter for new venvs; default: the platform's
+# The local runtime's sandbox (workspaces/runtime/sandbox.py, docs/architecture.md "Isolation"):
+# "auto" wraps every workspace process in bubblewrap when a probe run succeeds, "bubblewrap"
+# insists on it (the platform refuses to start workspace processes without it), "off" never uses it.
+WORKSPACE_SANDBOX = env_choice("WORKSPACE_SANDBOX", "auto", ("auto", "bubblewrap", "off"))
+# Sandboxed processes share the host's network by default (pip install needs it); off gives
+# them no network at all.
+WORKSPACE_SANDBOX_NETWORK = env_bool("WORKSPACE_SANDBOX_NETWORK", True)
+# With DEBUG off the platform refuses to start while workspace processes would run unsandboxed,
+# unless this says that is accepted (a single trusted team, or isolation provided elsewhere).
+WORKSPACE_ALLOW_UNSANDBOXED = env_bool("WORKSPACE_ALLOW_UNSANDBOXED", False)
 
 # Terminals --------------------------------------------------------------------------
 # Lifetime rules are described in terminal/manager.py and docs/protocols.md.

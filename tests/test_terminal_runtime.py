@@ -1,6 +1,12 @@
-"""The runtime's spawn API on the local runtime: PTYs and pipes, signals, escalation, cleanup."""
+"""The runtime's spawn API on the local runtime: PTYs and pipes, signals, escalation, cleanup.
+
+Every test runs twice: plain, and inside the bubblewrap sandbox, whose
+processes have their own pid namespace (so a pid a shell prints is not the
+host's: tests find their processes by a unique command line instead).
+"""
 
 import asyncio
+import itertools
 import os
 import signal
 from pathlib import Path
@@ -9,15 +15,51 @@ import pytest
 
 from workspaces.runtime.base import InputOverflowError
 from workspaces.runtime.local import LocalRuntime, session_members
+from workspaces.runtime.sandbox import sandbox_status
 
 ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "TERM": "xterm"}
 TIMEOUT = 10
+_durations = itertools.count(1)
 
 
-@pytest.fixture
-def runtime(tmp_path):
+@pytest.fixture(params=["plain", "sandboxed"])
+def runtime(request, tmp_path):
     (tmp_path / "ws-1" / "sub").mkdir(parents=True)
-    return LocalRuntime(tmp_path)
+    if request.param == "plain":
+        return LocalRuntime(tmp_path)
+    status = sandbox_status()
+    if status.sandbox is None:
+        if os.environ.get("CI"):
+            pytest.fail(f"no sandbox: {status.problem}")
+        pytest.skip(f"no sandbox: {status.problem}")
+    return LocalRuntime(tmp_path, sandbox=status.sandbox)
+
+
+def unique_sleep() -> str:
+    """A sleep duration no other process on the machine uses: its command line finds it."""
+    return f"{1000 + next(_durations)}.{os.getpid()}"
+
+
+def pids_running(command_line: str) -> list[int]:
+    """Host pids of the processes whose command line is exactly ``command_line``."""
+    wanted = command_line.replace(" ", "\0").encode() + b"\0"
+    pids = []
+    for entry in os.listdir("/proc"):
+        try:
+            if entry.isdigit() and Path(f"/proc/{entry}/cmdline").read_bytes() == wanted:
+                pids.append(int(entry))
+        except OSError:
+            continue
+    return pids
+
+
+async def the_process_running(command_line: str) -> int:
+    """The host pid of the one process running ``command_line``, once it has started."""
+    async with asyncio.timeout(TIMEOUT):
+        while not (pids := pids_running(command_line)):
+            await asyncio.sleep(0.01)
+    (pid,) = pids
+    return pid
 
 
 async def wait_until_gone(pid: int, timeout: float) -> bool:
@@ -90,7 +132,7 @@ async def test_a_pty_process_runs_in_the_given_directory_with_the_given_size(run
     code = await asyncio.wait_for(process.wait(), TIMEOUT)
 
     assert code == 4
-    assert str(tmp_path / "ws-1" / "sub").encode() in output.chunks["stdout"]
+    assert f"{runtime.process_root(1)}/sub\r\n".encode() in output.chunks["stdout"]
     assert b"30 90" in output.chunks["stdout"]
     assert output.ended == {"stdout"}
 
@@ -135,13 +177,15 @@ async def test_pipes_read_raw_bytes(runtime):
 
 
 async def test_terminate_escalates_to_sigkill_and_kills_the_whole_session(runtime):
+    duration = unique_sleep()
     process = await runtime.spawn(
         1,
-        ["bash", "-c", "trap '' HUP TERM; sleep 1000 & echo $!; while :; do sleep 0.05; done"],
+        ["bash", "-c", f"trap '' HUP TERM; sleep {duration} & echo started; while :; do sleep 0.05; done"],
         tty=False,
         env=ENV,
     )
-    background = int((await process.read(100)).strip())
+    assert (await process.read(100)).strip() == b"started"
+    background = await the_process_running(f"sleep {duration}")
 
     code = await asyncio.wait_for(process.terminate(grace_seconds=0.4), TIMEOUT)
 
@@ -151,13 +195,23 @@ async def test_terminate_escalates_to_sigkill_and_kills_the_whole_session(runtim
 
 
 async def test_background_jobs_die_with_the_process_that_started_them(runtime):
-    process = await runtime.spawn(1, ["bash", "-c", "nohup sleep 1000 >/dev/null 2>&1 & echo $!"], tty=True, env=ENV)
-    output = Collector(process)
+    duration = unique_sleep()
+    process = await runtime.spawn(
+        1, ["bash", "-c", f"nohup sleep {duration} >/dev/null 2>&1 & read -r line"], tty=True, env=ENV
+    )
+    Collector(process)  # the output must be read for the process to run on
+    background = await the_process_running(f"sleep {duration}")
+    process.write(b"go\n")
 
     assert await asyncio.wait_for(process.wait(), TIMEOUT) == 0
-    background = int(output.chunks["stdout"].split()[-1])
     # SIGKILL was sent before wait() returned; on a busy machine dying takes a moment.
     assert await wait_until_gone(background, 5)
+
+
+async def test_a_program_killed_by_a_signal_reports_it_as_a_negative_exit_code(runtime):
+    process = await runtime.spawn(1, ["sh", "-c", "kill -TERM $$"], tty=False, env=ENV)
+
+    assert await asyncio.wait_for(process.wait(), TIMEOUT) == -signal.SIGTERM
 
 
 async def test_spawning_and_ending_leaves_no_descriptors_or_children(runtime):
@@ -189,3 +243,13 @@ async def test_it_refuses_missing_programs_and_directories_outside_the_workspace
         await runtime.spawn(1, ["true"], tty=False, env=ENV, cwd="../..")
     with pytest.raises(FileNotFoundError):
         await runtime.spawn(2, ["true"], tty=False, env=ENV)
+
+
+async def test_run_completes_a_command_and_captures_its_output(runtime):
+    completed = await asyncio.to_thread(
+        runtime.run, 1, ["sh", "-c", "pwd; cat; echo err >&2; exit 3"], env=ENV, cwd="sub", input=b"in", timeout=TIMEOUT
+    )
+
+    assert completed.returncode == 3
+    assert completed.stdout == f"{runtime.process_root(1)}/sub\nin".encode()
+    assert completed.stderr == b"err\n"

@@ -7,14 +7,16 @@ alone (the language server reports it to the user).
 """
 
 import json
-import os
 from pathlib import Path
 
 import structlog
 
+from workspaces.platform_writes import read_file, write_file
+
 logger = structlog.get_logger(__name__)
 
 CONFIG_FILE = "pyrightconfig.json"
+CONFIG_MAX_BYTES = 1024 * 1024
 DEFAULTS = {
     "venvPath": ".",
     "venv": ".venv",
@@ -34,17 +36,17 @@ def ensure_pyright_config(root: Path) -> bool:
     if path.is_symlink() or (path.exists() and not path.is_file()):
         return False  # not ours to follow or replace
     if path.exists():
+        # Read and written without following links: the workspace may swap the file for one meanwhile.
+        content = read_file(root, CONFIG_FILE, CONFIG_MAX_BYTES)
         try:
-            current = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            logger.info("pyright_config_unreadable", path=CONFIG_FILE)
-            return False
+            current = json.loads(content) if content is not None else None
+        except ValueError:
+            current = None
         if not isinstance(current, dict):
+            logger.info("pyright_config_unreadable", path=CONFIG_FILE)
             return False
     missing = {key: value for key, value in DEFAULTS.items() if key not in current}
     if not missing:
         return False
-    temporary = path.with_name(f".{CONFIG_FILE}.{os.getpid()}.tmp")
-    temporary.write_text(json.dumps({**current, **missing}, indent=2) + "\n", encoding="utf-8")
-    temporary.replace(path)
+    write_file(root, CONFIG_FILE, (json.dumps({**current, **missing}, indent=2) + "\n").encode("utf-8"))
     return True

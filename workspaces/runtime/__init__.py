@@ -9,12 +9,13 @@ from django.core.exceptions import ImproperlyConfigured
 
 from workspaces.runtime.base import ProvisionStep, WorkspaceRuntime
 from workspaces.runtime.local import LocalRuntime
+from workspaces.runtime.sandbox import sandbox_from_settings
 
 
 def get_runtime(name: str | None = None) -> WorkspaceRuntime:
     name = name or settings.WORKSPACE_RUNTIME
     if name == "local":
-        return LocalRuntime(settings.WORKSPACES_ROOT)
+        return LocalRuntime(settings.WORKSPACES_ROOT, sandbox=sandbox_from_settings())
     raise ImproperlyConfigured(f"Workspace runtime {name!r} is not available in this installation.")
 
 

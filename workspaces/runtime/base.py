@@ -1,7 +1,11 @@
 import asyncio
+import subprocess
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
+
+# The system's programs, never the platform's own virtualenv: the start of a workspace process's PATH.
+SYSTEM_PATH = "/usr/local/bin:/usr/bin:/bin"
 
 # Called with (percent, message) as provisioning advances.
 ProvisionStep = Callable[[int, str], None]
@@ -72,6 +76,11 @@ class RuntimeProcess(ABC):
     @abstractmethod
     def foreground_process_group(self) -> int | None:
         """The TTY's foreground process group, or None (pipes, or unknown)."""
+
+    def runs_foreground_command(self) -> bool:
+        """Whether something other than the program itself holds the TTY (a shell runs a command)."""
+        group = self.foreground_process_group()
+        return group is not None and group != self.pid
 
     # Lifetime ---------------------------------------------------------------
     @abstractmethod
@@ -154,7 +163,10 @@ class WorkspaceRuntime(ABC):
     """The interface every workspace backend implements (local directories, Docker).
 
     ``root`` is where the platform reads and writes the workspace's files;
-    browser-visible paths are always relative to it.
+    browser-visible paths are always relative to it. ``process_root`` is
+    where the workspace's own processes see those files: every path handed
+    to a process (argv, cwd, environment, language-server URIs) is built on
+    it, never on ``root``.
     """
 
     name: str
@@ -162,6 +174,10 @@ class WorkspaceRuntime(ABC):
     @abstractmethod
     def root(self, workspace_id: int) -> Path:
         """Host path of the workspace's files."""
+
+    @abstractmethod
+    def process_root(self, workspace_id: int) -> str:
+        """The workspace's root as its processes see it: /workspace when they are confined, else ``root``."""
 
     @abstractmethod
     def provision(self, workspace_id: int, report: ProvisionStep) -> None:
@@ -186,9 +202,29 @@ class WorkspaceRuntime(ABC):
         """Start ``argv`` in the workspace: the one way any feature starts a workspace process.
 
         ``env`` is the whole environment (nothing is inherited from the
-        platform); ``cwd`` is relative to the workspace root, which is the
+        platform); paths in ``argv`` and ``env`` are as the process sees them
+        (built on ``process_root``); a bare program name is looked up on
+        ``env["PATH"]``. ``cwd`` is relative to the workspace root, which is the
         default. With ``tty`` the process gets a pseudo-terminal of
         ``cols`` x ``rows``; without, stdin/stdout/stderr pipes. Either way it
         leads its own session, so signals reach its whole process group.
         Raises ``FileNotFoundError`` if the workspace or the program is missing.
+        """
+
+    @abstractmethod
+    def run(
+        self,
+        workspace_id: int,
+        argv: list[str],
+        *,
+        env: dict[str, str],
+        cwd: str | None = None,
+        input: bytes | None = None,
+        timeout: float,
+    ) -> subprocess.CompletedProcess:
+        """Run ``argv`` in the workspace to completion, blocking: provisioning's steps, not user sessions.
+
+        Same environment, paths and confinement as ``spawn``; stdout and
+        stderr are captured as bytes. Raises ``FileNotFoundError`` like
+        ``spawn`` and ``subprocess.TimeoutExpired`` (the process is killed).
         """

@@ -4,6 +4,7 @@ import ctypes
 import errno
 import fcntl
 import os
+import posixpath
 import shutil
 import signal
 import struct
@@ -17,19 +18,23 @@ import structlog
 from django.conf import settings
 from django.utils import timezone
 
-from workspaces.environment.installer import install_hooks
+from workspaces.environment.installer import EnvironmentHookError, install_hooks
 from workspaces.environment.pyright_config import ensure_pyright_config
+from workspaces.runtime import venvs
 from workspaces.runtime.base import (
+    SYSTEM_PATH,
     InputOverflowError,
     OutputCallback,
     ProvisionStep,
     RuntimeProcess,
     WorkspaceRuntime,
 )
+from workspaces.runtime.sandbox import PROCESS_ROOT, Bubblewrap
 
 logger = structlog.get_logger(__name__)
 
 VENV_TIMEOUT_SECONDS = 300
+CHECK_TIMEOUT_SECONDS = 60
 
 
 class ProvisioningError(RuntimeError):
@@ -39,21 +44,38 @@ class ProvisioningError(RuntimeError):
 class LocalRuntime(WorkspaceRuntime):
     """Workspaces as directories on the platform's own machine, each with a ``.venv``.
 
-    Development-grade isolation: processes run as the platform's user. The
-    Docker runtime gives each workspace its own container.
+    With a ``sandbox`` (bubblewrap, workspaces/runtime/sandbox.py) every
+    process runs in its own namespaces as an unprivileged user and sees its
+    workspace at /workspace; without one, processes run as the platform's user
+    in the workspace's host directory (development-grade isolation).
     """
 
     name = "local"
 
-    def __init__(self, workspaces_root: Path):
+    def __init__(self, workspaces_root: Path, sandbox: Bubblewrap | None = None):
         self.workspaces_root = Path(workspaces_root)
+        self.sandbox = sandbox
 
     def root(self, workspace_id: int) -> Path:
         return self.workspaces_root / f"ws-{int(workspace_id)}"
 
+    def process_root(self, workspace_id: int) -> str:
+        return PROCESS_ROOT if self.sandbox is not None else str(self.root(workspace_id))
+
+    def host_path(self, workspace_id: int, path: str) -> Path | None:
+        """Where a path as the workspace's processes see it lives on the host; None if they cannot see it."""
+        process_root = self.process_root(workspace_id)
+        path = posixpath.normpath(path)
+        if path == process_root or path.startswith(process_root + "/"):
+            return self.root(workspace_id) / path[len(process_root) :].lstrip("/")
+        if self.sandbox is None or self.sandbox.shows(path):
+            return Path(path)
+        return None
+
     def trash_dir(self) -> Path:
         return self.workspaces_root / ".trash"
 
+    # Provisioning ----------------------------------------------------------------------
     def provision(self, workspace_id: int, report: ProvisionStep) -> None:
         root = self.root(workspace_id)
         report(10, "Creating the workspace directory")
@@ -61,40 +83,98 @@ class LocalRuntime(WorkspaceRuntime):
             raise ProvisioningError(f"The workspace path exists but is not a directory ({root.name}).")
         root.mkdir(parents=True, exist_ok=True)
 
-        venv = root / ".venv"
-        if (venv / "bin" / "python").exists():
-            report(80, "Virtual environment already present")
-        else:
-            report(30, "Creating the virtual environment (.venv)")
-            self._create_venv(venv)
+        self._ensure_venv(workspace_id, report)
         if not any(path for path in root.iterdir() if path.name != ".venv"):
             (root / "main.py").write_text('print("Hello from Devbench")\n')
         # Also for an existing venv: re-provisioning repairs and upgrades the hooks.
         report(90, "Installing environment hooks")
-        install_hooks(root, venv)
+        environment = self._tool_environment(workspace_id)
+        try:
+            install_hooks(
+                root,
+                root / ".venv",
+                run=lambda argv, stdin: self.run(
+                    workspace_id, argv, env=environment, input=stdin, timeout=VENV_TIMEOUT_SECONDS
+                ),
+                process_root=self.process_root(workspace_id),
+            )
+        except subprocess.TimeoutExpired as error:
+            raise EnvironmentHookError(f"Installing the environment hooks took over {error.timeout:g}s.") from error
         ensure_pyright_config(root)
         report(95, "Workspace files ready")
 
-    def _create_venv(self, venv: Path) -> None:
+    def _ensure_venv(self, workspace_id: int, report: ProvisionStep) -> None:
+        """Create the venv, or move one made for other paths to the ones the processes see now.
+
+        A venv bakes its absolute path into its scripts (``#!.../bin/python``)
+        and activate files, so a venv made before the sandbox (host paths)
+        would not run inside it, and the other way round. Re-running
+        virtualenv over it rewrites its own files and keeps the installed
+        packages; the relocation then fixes the scripts and editable installs
+        those packages brought.
+        """
+        venv = self.root(workspace_id) / ".venv"
+        wanted = posixpath.join(self.process_root(workspace_id), ".venv")
+        existed = os.path.lexists(venv / "bin" / "python")
+        recorded = venvs.recorded_path(venv) if existed else None
+        if not existed:
+            report(30, "Creating the virtual environment (.venv)")
+            self._create_venv(workspace_id)
+        elif recorded is not None and recorded != wanted:
+            report(40, f"Moving the virtual environment to {wanted} (installed packages are kept)")
+            self._create_venv(workspace_id)
+            self._check(workspace_id, venvs.relocation_command(recorded, wanted), "Moving the virtual environment")
+        else:
+            report(80, "Virtual environment already present")
+        if existed and not self._venv_runs(workspace_id):
+            # Its interpreter is not one the workspace can see (or is gone): start afresh.
+            report(50, "Re-creating the virtual environment: its Python does not run here; reinstall your packages")
+            self._create_venv(workspace_id, clear=True)
+
+    def _create_venv(self, workspace_id: int, *, clear: bool = False) -> None:
         python = settings.WORKSPACE_PYTHON or sys.executable
+        venv = posixpath.join(self.process_root(workspace_id), ".venv")
         # virtualenv seeds pip from wheels it ships (no network) and is about
         # ten times faster than `python -m venv`, which runs ensurepip each time.
-        argv = [sys.executable, "-m", "virtualenv", "--quiet", "--no-periodic-update", "--python", python, str(venv)]
+        # It runs in the workspace, so the venv records the paths its processes see.
+        argv = [sys.executable, "-m", "virtualenv", "--quiet", "--no-periodic-update", "--python", python, venv]
+        if clear:
+            argv.insert(-1, "--clear")
+        self._check(workspace_id, argv, "Creating the virtual environment")
+
+    def _venv_runs(self, workspace_id: int) -> bool:
+        python = posixpath.join(self.process_root(workspace_id), ".venv", "bin", "python")
         try:
-            completed = subprocess.run(  # noqa: S603 - argv list, no shell
-                argv,
-                capture_output=True,
-                text=True,
-                timeout=VENV_TIMEOUT_SECONDS,
-                check=False,
+            completed = self.run(
+                workspace_id,
+                [python, "-I", "-c", "import sys"],
+                env=self._tool_environment(workspace_id),
+                timeout=CHECK_TIMEOUT_SECONDS,
+            )
+        except (OSError, subprocess.TimeoutExpired):
+            return False
+        return completed.returncode == 0
+
+    def _check(self, workspace_id: int, argv: list[str], what: str) -> None:
+        """Run a provisioning step in the workspace; raise ``ProvisioningError`` with its output if it fails."""
+        try:
+            completed = self.run(
+                workspace_id, argv, env=self._tool_environment(workspace_id), timeout=VENV_TIMEOUT_SECONDS
             )
         except FileNotFoundError as error:
-            raise ProvisioningError(f"Python interpreter not found: {python}") from error
+            raise ProvisioningError(f"{what} failed: {error}") from error
         except subprocess.TimeoutExpired as error:
-            raise ProvisioningError(f"Creating the virtual environment took over {VENV_TIMEOUT_SECONDS}s.") from error
+            raise ProvisioningError(f"{what} took over {VENV_TIMEOUT_SECONDS}s.") from error
         if completed.returncode != 0:
-            output = (completed.stderr or completed.stdout).strip()[-1500:]
-            raise ProvisioningError(f"Creating the virtual environment failed: {output}")
+            output = (completed.stderr or completed.stdout).decode("utf-8", "replace").strip()[-1500:]
+            raise ProvisioningError(f"{what} failed: {output}")
+
+    def _tool_environment(self, workspace_id: int) -> dict[str, str]:
+        """The environment of provisioning's own commands in the workspace."""
+        # In the sandbox HOME is its private /tmp, so virtualenv's wheel cache
+        # is thrown away with it; outside, it is the platform user's cache.
+        home = "/tmp" if self.sandbox is not None else os.environ.get("HOME", "/tmp")  # noqa: S108 - private tmpfs
+        return {"PATH": SYSTEM_PATH, "LANG": "C.UTF-8", "HOME": home, "PYTHONDONTWRITEBYTECODE": "1"}
 
     def discard(self, workspace_id: int) -> Path | None:
         root = self.root(workspace_id)
@@ -108,6 +188,31 @@ class LocalRuntime(WorkspaceRuntime):
         shutil.move(str(root), str(destination))
         return destination
 
+    # Processes -------------------------------------------------------------------------
+    def _command(self, workspace_id: int, argv: list[str], env: dict[str, str], cwd: str | None):
+        """The host command line and directory that run ``argv`` in the workspace."""
+        root = self.root(workspace_id)
+        if not root.is_dir():
+            raise FileNotFoundError(f"The workspace directory of workspace {workspace_id} does not exist.")
+        relative = _relative_cwd(root, cwd)
+        argv = [self._find_program(workspace_id, argv[0], env), *argv[1:]]
+        if self.sandbox is None:
+            return argv, root / relative
+        inside = posixpath.join(PROCESS_ROOT, relative.as_posix()) if relative.parts else PROCESS_ROOT
+        return self.sandbox.command(root, argv, cwd=inside), root
+
+    def _find_program(self, workspace_id: int, program: str, env: dict[str, str]) -> str:
+        """``program`` as the process will see it, found on the environment's PATH; FileNotFoundError if missing."""
+        if "/" in program:
+            candidates = [program]
+        else:
+            candidates = [posixpath.join(entry, program) for entry in env.get("PATH", os.defpath).split(":") if entry]
+        for candidate in candidates:
+            host = self.host_path(workspace_id, candidate) if candidate.startswith("/") else Path(candidate)
+            if host is not None and host.is_file() and os.access(host, os.X_OK):
+                return candidate
+        raise FileNotFoundError(f"{program}: command not found")
+
     async def spawn(
         self,
         workspace_id: int,
@@ -119,33 +224,60 @@ class LocalRuntime(WorkspaceRuntime):
         cols: int = 80,
         rows: int = 24,
     ) -> RuntimeProcess:
-        root = self.root(workspace_id)
-        if not root.is_dir():
-            raise FileNotFoundError(f"The workspace directory of workspace {workspace_id} does not exist.")
-        workdir = _resolve_cwd(root, cwd)
-        program = shutil.which(argv[0], path=env.get("PATH", os.defpath)) if os.sep not in argv[0] else argv[0]
-        if program is None:
-            raise FileNotFoundError(f"{argv[0]}: command not found")
-        argv = [program, *argv[1:]]
+        command, workdir = self._command(workspace_id, argv, env, cwd)
         loop = asyncio.get_running_loop()
+        sandboxed = self.sandbox is not None
         # Forking happens on the calling (event-loop) thread on purpose: the
         # kernel's parent-death signal fires when the forking *thread* exits,
         # and executor threads come and go.
         if tty:
-            return LocalProcess.start_pty(loop, argv, env=env, cwd=workdir, cols=cols, rows=rows)
-        return LocalProcess.start_pipes(loop, argv, env=env, cwd=workdir)
+            return LocalProcess.start_pty(
+                loop, command, env=env, cwd=workdir, cols=cols, rows=rows, sandboxed=sandboxed
+            )
+        return LocalProcess.start_pipes(loop, command, env=env, cwd=workdir, sandboxed=sandboxed)
+
+    def run(
+        self,
+        workspace_id: int,
+        argv: list[str],
+        *,
+        env: dict[str, str],
+        cwd: str | None = None,
+        input: bytes | None = None,
+        timeout: float,
+    ) -> subprocess.CompletedProcess:
+        command, workdir = self._command(workspace_id, argv, env, cwd)
+        completed = subprocess.run(  # noqa: S603 - argv list, no shell
+            command,
+            input=input,
+            capture_output=True,
+            env=env,
+            cwd=workdir,
+            timeout=timeout,
+            check=False,
+            start_new_session=True,
+        )
+        if self.sandbox is not None:
+            completed.returncode = sandboxed_exit_code(completed.returncode)
+        return completed
 
 
-def _resolve_cwd(root: Path, cwd: str | None) -> Path:
+def _relative_cwd(root: Path, cwd: str | None) -> Path:
     if not cwd:
-        return root
+        return Path()
     relative = Path(cwd)
     if relative.is_absolute() or ".." in relative.parts:
         raise ValueError("cwd must be a path inside the workspace.")
-    workdir = root / relative
-    if not workdir.is_dir():
+    if not (root / relative).is_dir():
         raise FileNotFoundError(f"{cwd}: no such directory in the workspace.")
-    return workdir
+    return relative
+
+
+def sandboxed_exit_code(code: int) -> int:
+    """The exit code of the program in a sandbox, from bubblewrap's: 128 + N means signal N, as in shells."""
+    if 128 < code < 128 + signal.NSIG:
+        return -(code - 128)
+    return code
 
 
 # Processes ------------------------------------------------------------------------
@@ -186,8 +318,11 @@ def _prepare_pty_child(parent_pid: int) -> None:
             os._exit(1)
 
 
-def session_members(session_id: int) -> list[int]:
-    """Pids of the live (not zombie) processes in session ``session_id`` (Linux /proc; empty elsewhere)."""
+def session_processes(session_id: int) -> list[tuple[int, int, int]]:
+    """(pid, parent pid, process group) of the live (not zombie) processes in session ``session_id``.
+
+    Linux /proc; empty elsewhere.
+    """
     members = []
     try:
         entries = os.listdir("/proc")
@@ -203,8 +338,13 @@ def session_members(session_id: int) -> list[int]:
             continue  # gone meanwhile
         # After "pid (comm)": state, ppid, pgrp, session, ...
         if len(fields) > 3 and int(fields[3]) == session_id and fields[0] != b"Z":
-            members.append(int(entry))
+            members.append((int(entry), int(fields[1]), int(fields[2])))
     return members
+
+
+def session_members(session_id: int) -> list[int]:
+    """Pids of the live (not zombie) processes in session ``session_id`` (Linux /proc; empty elsewhere)."""
+    return [pid for pid, _, _ in session_processes(session_id)]
 
 
 class LocalProcess(RuntimeProcess):
@@ -215,6 +355,13 @@ class LocalProcess(RuntimeProcess):
     and this object reaps the process itself. The process leads its own
     session; whatever is left in that session when it exits or is terminated
     (background jobs of a shell) is killed too, so nothing outlives it.
+
+    A ``sandboxed`` process is bubblewrap, which runs the program as the
+    child of its own init inside new namespaces: ``pid`` is bubblewrap's.
+    Catchable signals go to the program and what it started, never to the two
+    bubblewrap processes (they would die at once and take the program down
+    without its chance to clean up); SIGKILL goes to everything; the exit code
+    is the program's (bubblewrap reports a signal N as 128 + N, as shells do).
     """
 
     def __init__(
@@ -226,10 +373,13 @@ class LocalProcess(RuntimeProcess):
         input_fd: int,
         output_fds: dict[str, int],
         keepalive: object,
+        sandboxed: bool = False,
     ):
         self.loop = loop
         self.pid = pid
         self.tty = tty
+        self.sandboxed = sandboxed
+        self._program_pid: int | None = None if sandboxed else pid
         self.returncode = None
         self._keepalive = keepalive  # the Popen / PtyProcess: its own cleanup must never run waitpid for us
         self._input_fd: int | None = input_fd
@@ -254,7 +404,7 @@ class LocalProcess(RuntimeProcess):
 
     # Starting -----------------------------------------------------------------
     @classmethod
-    def start_pty(cls, loop, argv, *, env, cwd: Path, cols: int, rows: int) -> "LocalProcess":
+    def start_pty(cls, loop, argv, *, env, cwd: Path, cols: int, rows: int, sandboxed: bool = False) -> "LocalProcess":
         from ptyprocess import PtyProcess
 
         parent = os.getpid()
@@ -267,10 +417,10 @@ class LocalProcess(RuntimeProcess):
         os.set_inheritable(fd, False)
         pty.fileobj.close()
         pty.closed = True
-        return cls(loop, pty.pid, tty=True, input_fd=fd, output_fds={"stdout": fd}, keepalive=pty)
+        return cls(loop, pty.pid, tty=True, input_fd=fd, output_fds={"stdout": fd}, keepalive=pty, sandboxed=sandboxed)
 
     @classmethod
-    def start_pipes(cls, loop, argv, *, env, cwd: Path) -> "LocalProcess":
+    def start_pipes(cls, loop, argv, *, env, cwd: Path, sandboxed: bool = False) -> "LocalProcess":
         popen = subprocess.Popen(
             argv,
             stdin=subprocess.PIPE,
@@ -294,6 +444,7 @@ class LocalProcess(RuntimeProcess):
             input_fd=fds["stdin"],
             output_fds={"stdout": fds["stdout"], "stderr": fds["stderr"]},
             keepalive=popen,
+            sandboxed=sandboxed,
         )
 
     # Output -----------------------------------------------------------------
@@ -443,17 +594,48 @@ class LocalProcess(RuntimeProcess):
         except OSError:
             return None
 
+    def runs_foreground_command(self) -> bool:
+        group = self.foreground_process_group()
+        if group is None:
+            return False
+        return group not in (self.pid, self._find_program_pid())
+
+    def _find_program_pid(self) -> int | None:
+        """The program's pid (bubblewrap's init's child when sandboxed), once it has started."""
+        if self._program_pid is None:
+            members = session_processes(self.pid)
+            helpers = self._sandbox_helpers(members)
+            self._program_pid = next(
+                (pid for pid, parent, _ in members if parent in helpers and pid not in helpers), None
+            )
+        return self._program_pid
+
+    def _sandbox_helpers(self, members: list[tuple[int, int, int]]) -> set[int]:
+        """Bubblewrap itself and its init, which run nothing of the workspace's."""
+        return {self.pid} | {pid for pid, parent, _ in members if parent == self.pid}
+
+    def _signal_group(self, group: int, sig: int) -> None:
+        if not self.sandboxed or group != self.pid or sig == signal.SIGKILL:
+            os.killpg(group, sig)
+            return
+        members = session_processes(self.pid)
+        helpers = self._sandbox_helpers(members)
+        for pid, _, member_group in members:
+            if member_group == group and pid not in helpers:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, sig)
+
     def send_signal(self, sig: int) -> None:
         if self.returncode is not None:
             return
         group = self.foreground_process_group() or self.pid
         try:
-            os.killpg(group, sig)
+            self._signal_group(group, sig)
         except ProcessLookupError:
             pass
         except PermissionError:
             with contextlib.suppress(ProcessLookupError):
-                os.kill(self.pid, sig)
+                os.kill(self._find_program_pid() or self.pid, sig)
 
     # Exit -----------------------------------------------------------------------
     def _on_exit_ready(self) -> None:
@@ -477,6 +659,8 @@ class LocalProcess(RuntimeProcess):
             self._kill_session_leftovers()
             _, status = os.waitpid(self.pid, 0)
             self.returncode = os.waitstatus_to_exitcode(status)
+            if self.sandboxed:
+                self.returncode = sandboxed_exit_code(self.returncode)
         except ChildProcessError:
             self.returncode = 255  # reaped by someone else: the status is lost
         self._keepalive_reaped()
@@ -535,12 +719,12 @@ class LocalProcess(RuntimeProcess):
             targets.add(foreground)
         for group in targets:
             with contextlib.suppress(OSError):
-                os.killpg(group, sig)
+                self._signal_group(group, sig)
         if sig in (signal.SIGHUP, signal.SIGTERM):
             # A stopped job (Ctrl+Z) only acts on its signal once continued.
             for group in targets:
                 with contextlib.suppress(OSError):
-                    os.killpg(group, signal.SIGCONT)
+                    self._signal_group(group, signal.SIGCONT)
 
     async def terminate(self, grace_seconds: float = 2.0) -> int:
         steps = ((signal.SIGHUP, grace_seconds / 2), (signal.SIGTERM, grace_seconds / 2), (signal.SIGKILL, None))
