@@ -23,6 +23,7 @@ clients as ``environment_changed`` messages.
 """
 
 import asyncio
+import functools
 import time
 from typing import Any
 
@@ -36,6 +37,7 @@ from platform_core.per_process import PerProcess
 from terminal import metrics, services
 from terminal.sessions import FlowControl, PtySession, TerminalClient
 from terminal.shell import prepare_shell
+from workspaces.environment.attribution import SESSION_VARIABLE, new_terminal_credentials
 from workspaces.environment.watcher import KIND_PACKAGES, EnvironmentEvent, EnvironmentWatcher, get_environment_watcher
 from workspaces.runtime import get_runtime
 
@@ -147,17 +149,23 @@ class TerminalManager:
         # Registered before the first await: a second socket for the same name
         # joins this session instead of starting another shell.
         self.sessions[(workspace.pk, name)] = session
-        runtime = get_runtime(workspace.runtime or None)
         watching = False
+        # Its shell's pip calls are credited to this user by this session's key.
+        credentials = new_terminal_credentials()
         try:
+            runtime = get_runtime(workspace.runtime or None)
             root = runtime.root(workspace.pk)
             command = await asyncio.get_running_loop().run_in_executor(
-                None, prepare_shell, root, workspace.pk, workspace.name
+                None,
+                functools.partial(
+                    prepare_shell, root, workspace.pk, workspace.name, process_root=runtime.process_root(workspace.pk)
+                ),
             )
             self._subscribe_to_environment()
             await self.environment_watcher.watch(workspace.pk, root)  # before the shell can run pip
             watching = True
-            await session.start(runtime, command.argv, command.env)
+            env = {**command.env, SESSION_VARIABLE: credentials.environment_value}
+            await session.start(runtime, command.argv, env)
         except BaseException as error:  # also a cancelled connect: never leave a half-started entry
             if self.sessions.get((workspace.pk, name)) is session:
                 del self.sessions[(workspace.pk, name)]
@@ -174,7 +182,9 @@ class TerminalManager:
             raise failure from error
         self._schedule_idle_check(session, float(settings.TERMINAL_IDLE_SECONDS))
         try:
-            await database_sync_to_async(services.record_terminal_open)(user, workspace, name=name, readonly=False)
+            await database_sync_to_async(services.record_terminal_open)(
+                user, workspace, name=name, readonly=False, session_id=credentials.session_id
+            )
         except asyncio.CancelledError:
             self._start_grace(session)  # the socket went away meanwhile: the usual rules end the shell
             raise
@@ -221,8 +231,7 @@ class TerminalManager:
         if quiet_for < idle_seconds:
             self._schedule_idle_check(session, idle_seconds - quiet_for)
             return
-        foreground = session.process.foreground_process_group()
-        if foreground is not None and foreground != session.process.pid:
+        if session.process.runs_foreground_command():
             self._schedule_idle_check(session, idle_seconds)  # a command is running: not idle
             return
         minutes = idle_seconds / 60

@@ -7,9 +7,16 @@ duration only.
 from platform_core import audit
 
 
-def record_terminal_open(user, workspace, *, name: str, readonly: bool) -> None:
-    """A session started (the first attach for its name)."""
-    audit.record(user, "terminal.open", workspace=workspace, metadata={"name": name, "readonly": readonly})
+def record_terminal_open(user, workspace, *, name: str, readonly: bool, session_id: str | None = None) -> None:
+    """A session started (the first attach for its name).
+
+    ``session_id`` is the session's public id, which its shell's pip calls
+    carry (workspaces/environment/attribution.py): the row says whose they are.
+    """
+    metadata = {"name": name, "readonly": readonly}
+    if session_id is not None:
+        metadata["session"] = session_id
+    audit.record(user, "terminal.open", workspace=workspace, metadata=metadata)
 
 
 def record_terminal_close(

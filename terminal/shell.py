@@ -6,12 +6,16 @@ must not reach a workspace shell.
 """
 
 import os
+import posixpath
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+from workspaces.platform_writes import make_directories, write_file
+from workspaces.runtime.base import SYSTEM_PATH
+
 # Deliberately not the platform's PATH, which may lead into the platform's own venv.
-MINIMAL_PATH = "/usr/local/bin:/usr/bin:/bin"
+MINIMAL_PATH = SYSTEM_PATH
 # Taken over from the platform's environment when set: locale and time zone only.
 _ALLOWED_NAMES = ("LANG", "TZ")
 _ALLOWED_PREFIXES = ("LC_",)
@@ -70,16 +74,20 @@ def locale_environment(source: dict[str, str] | None = None) -> dict[str, str]:
     return env
 
 
-def shell_environment(root: Path, workspace_id: int, workspace_name: str, source: dict[str, str] | None = None):
-    """The shell's whole environment: terminal settings plus an allowlist of the platform's locale."""
+def shell_environment(process_root: str, workspace_id: int, workspace_name: str, source: dict[str, str] | None = None):
+    """The shell's whole environment: terminal settings plus an allowlist of the platform's locale.
+
+    ``process_root`` is the workspace's root as the shell sees it (the
+    runtime's ``process_root``: /workspace in a sandbox).
+    """
     env = locale_environment(source)
     env.update(
         {
             "PATH": MINIMAL_PATH,
-            "HOME": str(root / HOME_RELATIVE_PATH),
+            "HOME": posixpath.join(process_root, HOME_RELATIVE_PATH.as_posix()),
             "TERM": "xterm-256color",
             "COLORTERM": "truecolor",
-            "DEVBENCH_WORKSPACE_ROOT": str(root),
+            "DEVBENCH_WORKSPACE_ROOT": process_root,
             "DEVBENCH_WORKSPACE_ID": str(workspace_id),
             # Printed by the rc file: no control characters that could drive the terminal.
             "DEVBENCH_WORKSPACE_NAME": "".join(char for char in workspace_name if char.isprintable()),
@@ -88,27 +96,30 @@ def shell_environment(root: Path, workspace_id: int, workspace_name: str, source
     return env
 
 
-def prepare_shell(root: Path, workspace_id: int, workspace_name: str) -> ShellCommand:
+def prepare_shell(
+    root: Path, workspace_id: int, workspace_name: str, *, process_root: str | None = None
+) -> ShellCommand:
     """Write the rc file and home directory into the workspace; the command that starts the shell.
 
-    Blocking file I/O: call it in an executor from async code.
+    ``root`` is the workspace's host directory, ``process_root`` where the
+    shell sees it (default: the same). Blocking file I/O: call it in an
+    executor from async code.
     """
     if not root.is_dir():
         raise FileNotFoundError("the workspace's directory is missing; reprovision the workspace.")
-    home = root / HOME_RELATIVE_PATH
-    home.mkdir(parents=True, exist_ok=True)
-    rc_file = root / RC_RELATIVE_PATH
-    # Atomic replace: another terminal of the workspace may be reading it right now.
-    temporary = rc_file.with_name(f".bashrc.{os.getpid()}.tmp")
-    temporary.write_text(RC_FILE)
-    temporary.replace(rc_file)
+    process_root = process_root or str(root)
+    # Never through a link: the workspace's own processes may have replaced
+    # .devbench with one to make the platform write elsewhere.
+    make_directories(root, HOME_RELATIVE_PATH.as_posix())
+    write_file(root, RC_RELATIVE_PATH.as_posix(), RC_FILE.encode())
 
-    env = shell_environment(root, workspace_id, workspace_name)
+    env = shell_environment(process_root, workspace_id, workspace_name)
+    rc_file = posixpath.join(process_root, RC_RELATIVE_PATH.as_posix())
     bash = shutil.which("bash", path=MINIMAL_PATH)
     if bash:
-        argv = [bash, "--noprofile", "--rcfile", str(rc_file), "-i"]
+        argv = [bash, "--noprofile", "--rcfile", rc_file, "-i"]
     else:
         argv = [shutil.which("sh", path=MINIMAL_PATH) or "/bin/sh", "-i"]
-        env["ENV"] = str(rc_file)
+        env["ENV"] = rc_file
     env["SHELL"] = argv[0]
     return ShellCommand(argv=argv, env=env)

@@ -9,7 +9,9 @@ import pytest
 from channels.db import database_sync_to_async
 
 from platform_core.models import AuditLog
+from terminal.services import record_terminal_open
 from tests.conftest import make_ready
+from workspaces.environment.attribution import UNKNOWN_ACTOR, new_terminal_credentials
 from workspaces.environment.testing import build_wheel, create_workspace_venv, pip_environment
 from workspaces.environment.watcher import (
     JSON_MAX_BYTES,
@@ -55,11 +57,11 @@ class Events:
         return await asyncio.wait_for(self.queue.get(), EVENT_TIMEOUT_SECONDS)
 
 
-async def run(root: Path, program: str, *arguments: str) -> int:
+async def run(root: Path, program: str, *arguments: str, **extra_environment: str) -> int:
     process = await asyncio.create_subprocess_exec(
         str(root / ".venv" / "bin" / program),
         *arguments,
-        env=pip_environment(),
+        env=pip_environment(**extra_environment),
         cwd=root,
         stdout=asyncio.subprocess.DEVNULL,
         stderr=asyncio.subprocess.DEVNULL,
@@ -102,11 +104,43 @@ async def test_it_announces_installed_packages_and_audits_each_pip_call(personas
     assert [row.metadata["exit_code"] for row in rows] == [0, exit_code]
     assert exit_code != 0
     for row in rows:
-        assert row.actor is None and row.actor_username == "terminal"
+        # No terminal session signed these logs: nobody is credited.
+        assert row.actor is None and row.actor_username == UNKNOWN_ACTOR
         assert row.workspace_name == personas.workspace.name
         assert row.metadata["duration_seconds"] > 0
         assert "Successfully" not in json.dumps(row.metadata) and "No matching" not in json.dumps(row.metadata)
     assert events.queue.empty()  # a failing install changes nothing
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_it_credits_a_pip_call_to_the_person_whose_terminal_session_signed_it(personas, workspace_files, watcher):
+    root, _wheel = workspace_files
+    workspace_id = personas.workspace.pk
+    editor_session = new_terminal_credentials()
+    await database_sync_to_async(record_terminal_open)(
+        personas.editor, personas.workspace, name="main", readonly=False, session_id=editor_session.session_id
+    )
+    # Someone who read the editor's session id (it is in the logs) but not its key.
+    forged = f"{editor_session.session_id}:{new_terminal_credentials().key}"
+    await watcher.watch(workspace_id, root)
+
+    assert await run(root, "pip", "--version", DEVBENCH_TERMINAL_SESSION=editor_session.environment_value) == 0
+    assert await run(root, "pip", "list", DEVBENCH_TERMINAL_SESSION=forged) == 0
+    assert await run(root, "pip", "help") == 0
+    await watcher.poll_once()
+    await watcher.poll_once()
+
+    rows = {row.metadata["command"][1]: row for row in await pip_rows(workspace_id)}
+    credited = rows["--version"]
+    assert (credited.actor_id, credited.actor_username) == (personas.editor.pk, "eddie")
+    assert credited.metadata["terminal_session"] == editor_session.session_id
+    for unsigned in (rows["list"], rows["help"]):
+        assert (unsigned.actor_id, unsigned.actor_username) == (None, UNKNOWN_ACTOR)
+        assert unsigned.metadata["terminal_session"] is None
+    log = json.loads(
+        next(path for path in (root / ".pip-logs").glob("*.json") if "--version" in path.read_text()).read_text()
+    )
+    assert editor_session.key not in json.dumps(log)  # the logs are the workspace's to read: never the key
 
 
 @pytest.mark.django_db(transaction=True)

@@ -5,8 +5,6 @@ import itertools
 import json
 import os
 import shutil
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -20,9 +18,11 @@ from platform_core.models import AuditLog
 from terminal import manager as manager_module
 from terminal import metrics
 from tests.conftest import make_ready
-from workspaces.environment.testing import build_wheel, create_workspace_venv
+from workspaces.environment.testing import build_wheel, provision_workspace_venv
 from workspaces.environment.watcher import EnvironmentWatcher
 from workspaces.models import Workspace
+from workspaces.runtime import get_runtime
+from workspaces.runtime.sandbox import sandbox_status
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -191,17 +191,24 @@ async def prompt(terminal: Terminal) -> None:
 # Basics ---------------------------------------------------------------------------------
 
 
-async def test_it_runs_commands_in_a_shell_in_the_workspace(open_terminal, personas, workspace):
+# "auto" is the default (bubblewrap, on machines that have it); "off" runs the shell as the platform's user.
+@pytest.mark.parametrize("sandbox", ["auto", "off"])
+async def test_it_runs_commands_in_a_shell_in_the_workspace(open_terminal, personas, workspace, settings, sandbox):
+    settings.WORKSPACE_SANDBOX = sandbox
+    sandboxed = sandbox_status().sandbox is not None
     terminal = await open_terminal(personas.editor)
 
     ready = await terminal.ready()
-    output = await terminal.run("echo __HELLO_$((6*7))__; pwd")
+    output = await terminal.run("echo __HELLO_$((6*7))__; pwd; id -u")
 
     assert set(ready) == {"type", "name", "readonly", "cols", "rows", "replayed"}
     assert (ready["name"], ready["readonly"], ready["cols"], ready["rows"]) == ("main", False, 80, 24)
     assert len(terminal.output) >= ready["replayed"]  # the shell may have printed its guide before we attached
     assert "__HELLO_42__" in output
-    assert f"ws-{workspace.pk}" in output
+    if sandboxed:
+        assert "\r\n/workspace\r\n1000\r\n" in output
+    else:
+        assert f"\r\n{django_settings.WORKSPACES_ROOT}/ws-{workspace.pk}\r\n{os.getuid()}\r\n" in output
     await terminal.disconnect()
 
 
@@ -512,15 +519,14 @@ async def test_it_closes_the_terminals_of_a_deleted_workspace(open_terminal, per
 async def test_pip_install_in_the_terminal_tells_every_client_that_packages_changed(
     open_terminal, personas, workspace, manager, tmp_path
 ):
-    root = Path(django_settings.WORKSPACES_ROOT) / f"ws-{workspace.pk}"
-    await asyncio.to_thread(create_workspace_venv, root)
-    wheel = await asyncio.to_thread(build_wheel, tmp_path)
+    venv = await asyncio.to_thread(provision_workspace_venv, workspace.pk)
+    wheel = await asyncio.to_thread(build_wheel, venv.parent)  # inside the workspace: the shell sees nothing else
     terminal = await open_terminal(personas.editor)
     await prompt(terminal)
     watcher = await open_terminal(personas.owner)
     await watcher.ready()
 
-    await terminal.run(f"pip install --no-index --quiet {wheel}")
+    await terminal.run(f"pip install --no-index --quiet ./{wheel.name}")
     changed = await watcher.expect_message("environment_changed")
     await terminal.expect_message("environment_changed")
     logs = await terminal.run("devbench-env logs")
@@ -593,11 +599,8 @@ async def test_the_shell_runs_in_the_workspace_venv_without_platform_secrets(
     monkeypatch.setenv("SECRET_KEY", "platform-secret-value")
     monkeypatch.setenv("DATABASE_URL", "postgres://platform:secret@db/platform")
     root = Path(django_settings.WORKSPACES_ROOT) / f"ws-{workspace.pk}"
-    await asyncio.to_thread(
-        subprocess.run,
-        [sys.executable, "-m", "virtualenv", "--no-periodic-update", "-q", str(root / ".venv")],
-        check=True,
-    )
+    seen_as = get_runtime().process_root(workspace.pk)
+    await asyncio.to_thread(provision_workspace_venv, workspace.pk)
     terminal = await open_terminal(personas.editor)
     await terminal.ready()
 
@@ -609,9 +612,9 @@ async def test_the_shell_runs_in_the_workspace_venv_without_platform_secrets(
 
     assert "(.venv)" in terminal.output.decode()
     assert "Team project" in terminal.output[:guide].decode()
-    assert f"__VENV_{root / '.venv'}__" in output
-    assert f"__PIP_{root / '.venv' / 'bin' / 'pip'}__" in output
-    assert f"__HOME_{root / '.devbench' / 'home'}__" in output
+    assert f"__VENV_{seen_as}/.venv__" in output
+    assert f"__PIP_{seen_as}/.venv/bin/pip__" in output
+    assert f"__HOME_{seen_as}/.devbench/home__" in output
     assert "__SECRETS_0__" in output
     assert (root / ".devbench" / "bashrc").is_file()
     await terminal.disconnect()
@@ -632,7 +635,8 @@ async def test_it_audits_opening_and_closing_without_keystrokes_or_output(open_t
 
     assert [row.action for row in rows] == ["terminal.open", "terminal.close"]
     assert all(row.actor_id == personas.editor.pk and row.workspace_id == personas.workspace.pk for row in rows)
-    assert rows[0].metadata == {"name": "audited", "readonly": False}
+    assert rows[0].metadata == {"name": "audited", "readonly": False, "session": rows[0].metadata["session"]}
+    assert len(rows[0].metadata["session"]) == 32  # the public id its pip calls are credited by
     assert rows[1].metadata["exit_code"] == 0
     assert rows[1].metadata["outcome"] == "exited"
     assert rows[1].metadata["duration_seconds"] >= 0

@@ -7,6 +7,7 @@ builds the same fixtures; nothing here reaches the network.
 import base64
 import hashlib
 import os
+import posixpath
 import subprocess
 import sys
 import zipfile
@@ -54,6 +55,42 @@ def create_workspace_venv(root: Path, *, hooks: bool = True) -> Path:
     if hooks:
         install_hooks(root, venv)
     return venv
+
+
+def provision_workspace_venv(workspace_id: int) -> Path:
+    """The workspace's .venv, made by real provisioning: through its runtime, inside its sandbox if any.
+
+    A venv records the paths its processes see, so one made on the host
+    (``create_workspace_venv``) would not work in a sandboxed terminal.
+    """
+    from workspaces.runtime import get_runtime
+
+    runtime = get_runtime()
+    runtime.provision(workspace_id, lambda percent, message: None)
+    return runtime.root(workspace_id) / ".venv"
+
+
+def run_in_workspace(workspace_id: int, *argv: str, **extra: str) -> subprocess.CompletedProcess:
+    """Run ``argv`` in the workspace as its processes run (the venv first on PATH, pip offline), as text."""
+    from workspaces.runtime import get_runtime
+    from workspaces.runtime.base import SYSTEM_PATH
+
+    runtime = get_runtime()
+    process_root = runtime.process_root(workspace_id)
+    environment = {
+        "PATH": f"{posixpath.join(process_root, '.venv', 'bin')}:{SYSTEM_PATH}",
+        "LANG": "C.UTF-8",
+        "HOME": posixpath.join(process_root, ".devbench", "home"),
+        "PIP_DISABLE_PIP_VERSION_CHECK": "1",
+        "PIP_NO_INPUT": "1",
+        "PIP_NO_INDEX": "1",
+        "PIP_CONFIG_FILE": os.devnull,
+        **extra,
+    }
+    completed = runtime.run(workspace_id, list(argv), env=environment, timeout=VENV_TIMEOUT_SECONDS)
+    return subprocess.CompletedProcess(
+        completed.args, completed.returncode, completed.stdout.decode(), completed.stderr.decode()
+    )
 
 
 def pip_environment(**extra: str) -> dict[str, str]:

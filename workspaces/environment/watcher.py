@@ -25,6 +25,7 @@ import structlog
 from channels.db import database_sync_to_async
 from django.db import transaction
 
+from workspaces.environment.attribution import UNKNOWN_ACTOR, verified_session
 from workspaces.environment.installer import LOGS_DIR, META_FILE, RESTART_REQUEST_FILE, STATE_DIR
 
 logger = structlog.get_logger(__name__)
@@ -370,7 +371,11 @@ def _audit_command(command: Any) -> list[str]:
 
 @database_sync_to_async
 def _record_pip_run(workspace_id: int, log_name: str, record: dict[str, Any]) -> bool:
-    """One ``pip.run`` audit row per log file: command and exit code, never output."""
+    """One ``pip.run`` audit row per log file: command and exit code, never output.
+
+    The row credits the person whose terminal session signed the log
+    (workspaces/environment/attribution.py), or ``UNKNOWN_ACTOR``.
+    """
     from platform_core import audit
     from platform_core.models import AuditLog
     from workspaces.models import Workspace
@@ -385,19 +390,28 @@ def _record_pip_run(workspace_id: int, log_name: str, record: dict[str, Any]) ->
         # is one query wide).
         if AuditLog.objects.filter(action="pip.run", workspace_id=workspace_id, metadata__log=log_name).exists():
             return False
+        session_id = verified_session(log_name, record)
+        opened = None
+        if session_id is not None:
+            opened = (
+                AuditLog.objects.filter(action="terminal.open", workspace_id=workspace_id, metadata__session=session_id)
+                .select_related("actor")
+                .first()
+            )
         duration = record.get("duration_seconds")
         audit.record(
-            None,
+            opened.actor if opened is not None else None,
             "pip.run",
             None,
             workspace=workspace,
-            actor_username="terminal",
+            actor_username=opened.actor_username if opened is not None else UNKNOWN_ACTOR,
             metadata={
                 "command": _audit_command(record.get("command")),
                 "exit_code": record.get("exit_code") if isinstance(record.get("exit_code"), int) else None,
                 "duration_seconds": duration if isinstance(duration, int | float) else None,
                 "started_at": str(record.get("started_at") or "")[:64],
                 "log": log_name,
+                "terminal_session": session_id if opened is not None else None,
             },
         )
     return True

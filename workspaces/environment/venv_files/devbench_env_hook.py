@@ -31,6 +31,10 @@ DISABLE_VARIABLE = "DEVBENCH_ENV_HOOK_DISABLE"
 # isolation installs build requirements with `python -m pip`) are not logged as
 # the user's calls.
 ACTIVE_VARIABLE = "DEVBENCH_ENV_HOOK_ACTIVE"
+# "<session id>:<key>", set by the platform in each terminal's shell: the hook
+# signs its logs with the key so the platform can credit the call to the person
+# whose terminal ran it (workspaces/environment/attribution.py).
+SESSION_VARIABLE = "DEVBENCH_TERMINAL_SESSION"
 
 STATE_DIR = ".devbench"
 META_FILE = "env_meta.json"
@@ -127,6 +131,30 @@ def redact(argument):
     return re.sub(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/@\s]+@", r"\1****@", argument)
 
 
+def terminal_session():
+    """(session id, key) of the terminal this pip runs in, or None."""
+    value = os.environ.get(SESSION_VARIABLE) or ""
+    session_id, separator, key = value.partition(":")
+    if not separator or not session_id or not key:
+        return None
+    return session_id, key
+
+
+def signed_message(log_name, record):
+    """What a log's signature covers; the platform's ``attribution.signed_message`` computes the same bytes."""
+    import json
+
+    fields = [record.get("command"), record.get("exit_code"), record.get("started_at")]
+    return (log_name + "\n" + json.dumps(fields, separators=(",", ":"), ensure_ascii=True)).encode("utf-8")
+
+
+def sign(key, log_name, record):
+    import hashlib
+    import hmac
+
+    return hmac.new(key.encode("utf-8"), signed_message(log_name, record), hashlib.sha256).hexdigest()
+
+
 def report_error(error):
     """The hook's only way to complain: one line on stderr, pip carries on."""
     try:
@@ -196,6 +224,7 @@ def import_what_finish_needs(directories):
     import time  # noqa: F401 - imported for later use
 
     json.dumps({"check": "\u00e9"}, indent=2, ensure_ascii=False)
+    sign("key", "name", {})
     isoformat(utc_now())
     redact("https://example.invalid/")
     _normalize_name("Example_Name")
@@ -409,6 +438,7 @@ class PipRun:
         self.stderr = CappedText()
         self.saved_streams = None
         self.saved_active = os.environ.get(ACTIVE_VARIABLE)
+        self.session = terminal_session()
         self.directories = site_packages_dirs()
         self.fingerprint = install_fingerprint(self.directories)
         import_what_finish_needs(self.directories)
@@ -478,6 +508,10 @@ class PipRun:
             "stderr_truncated": self.stderr.truncated,
         }
         name = f"{self.started.strftime('%Y%m%dT%H%M%S.%fZ')}-{os.getpid()}.json"
+        if self.session is not None:
+            session_id, key = self.session
+            record["terminal_session"] = session_id
+            record["signature"] = sign(key, name, record)
         write_json_atomic(os.path.join(logs_dir(), name), record)
 
 
