@@ -12,8 +12,7 @@ share the same warm processes.
 import asyncio
 import itertools
 import json
-import os
-import signal
+import posixpath
 import threading
 import time
 from collections.abc import Awaitable, Callable
@@ -27,11 +26,17 @@ from django.conf import settings
 from platform_core.per_process import PerProcess
 from terminal import metrics
 from workspaces.environment.watcher import environment_stamp
+from workspaces.platform_writes import write_file
 from workspaces.runtime import get_runtime
+from workspaces.runtime.base import SYSTEM_PATH, InputOverflowError
 
 logger = structlog.get_logger(__name__)
 
 RUNNER_SCRIPT = Path(__file__).resolve().parent / "runner_files" / "devbench_runner.py"
+# Where the runner's copy lives in the workspace: the workspace's processes may
+# not see the platform's files (a sandbox, a container), so, like the shell's rc
+# file, the runner is written into the workspace each time it starts.
+RUNNER_RELATIVE_PATH = ".devbench/devbench_runner.py"
 STOP_GRACE_SECONDS = 2.0
 START_TIMEOUT_SECONDS = 30.0
 
@@ -89,6 +94,8 @@ class RunnerSession:
         self.workspace_id = workspace_id
         self.runtime = get_runtime()
         self.root = self.runtime.root(workspace_id)
+        # The workspace root as the runner process sees it: every path it is sent is built on this.
+        self.process_root = self.runtime.process_root(workspace_id)
         self.process = None
         self.started_with: str | None = None
         self.restarts = 0
@@ -101,14 +108,15 @@ class RunnerSession:
 
     # -- process lifetime -------------------------------------------------
     async def _start(self) -> None:
-        python = self.root / ".venv" / "bin" / "python"
+        python = posixpath.join(self.process_root, ".venv", "bin", "python")
         self._events = asyncio.Queue()
         self._stderr_tail = []
         self.started_with = environment_stamp(self.root)
         try:
+            await asyncio.to_thread(write_file, self.root, RUNNER_RELATIVE_PATH, RUNNER_SCRIPT.read_bytes())
             self.process = await self.runtime.spawn(
                 self.workspace_id,
-                [str(python), "-u", str(RUNNER_SCRIPT)],
+                [python, "-u", posixpath.join(self.process_root, RUNNER_RELATIVE_PATH)],
                 tty=False,
                 env=self._environment(),
             )
@@ -130,11 +138,11 @@ class RunnerSession:
         logger.info("runner_started", workspace_id=self.workspace_id, pid=self.process.pid)
 
     def _environment(self) -> dict[str, str]:
-        venv = self.root / ".venv"
+        venv = posixpath.join(self.process_root, ".venv")
         return {
-            "PATH": f"{venv / 'bin'}:/usr/local/bin:/usr/bin:/bin",
-            "VIRTUAL_ENV": str(venv),
-            "HOME": str(self.root / ".devbench" / "home"),
+            "PATH": f"{venv}/bin:{SYSTEM_PATH}",
+            "VIRTUAL_ENV": venv,
+            "HOME": posixpath.join(self.process_root, ".devbench", "home"),
             "LANG": "C.UTF-8",
             "PYTHONUNBUFFERED": "1",
         }
@@ -179,16 +187,14 @@ class RunnerSession:
             if self.process is None or not self.process.is_running():
                 await self._start()
             run_id = f"r{next(self._ids)}"
-            cwd = self.root
-            if request.path:
-                cwd = (self.root / request.path).parent
+            path = posixpath.join(self.process_root, request.path) if request.path else None
             message = {
                 "op": "run",
                 "id": run_id,
-                "path": str(self.root / request.path) if request.path else None,
+                "path": path,
                 "code": request.code,
                 "args": request.args,
-                "cwd": str(cwd),
+                "cwd": posixpath.dirname(path) if path else self.process_root,
             }
             started = time.monotonic()
             self.process.write((json.dumps(message) + "\n").encode())
@@ -224,18 +230,21 @@ class RunnerSession:
                     raise RunnerError("runner_exited", "The runner stopped unexpectedly.", "".join(self._stderr_tail))
 
     async def stop(self) -> bool:
-        """Stop the run in progress: SIGINT to its process group, SIGKILL if it lingers."""
-        pid = self._current_pid
-        if pid is None or self.process is None:
+        """Stop the run in progress: SIGINT to its process group, SIGKILL if it lingers.
+
+        The runner signals its own child: only it knows the child's pid as the
+        workspace's processes see them (in a sandbox they have their own).
+        """
+        if self._current_pid is None or self.process is None:
             return False
         try:
-            os.killpg(pid, signal.SIGINT)
+            self.process.write(b'{"op": "stop", "signal": "SIGINT"}\n')
             try:
                 await asyncio.wait_for(self._run_ended.wait(), STOP_GRACE_SECONDS)
             except TimeoutError:
-                os.killpg(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass  # it ended on its own meanwhile
+                self.process.write(b'{"op": "stop", "signal": "SIGKILL"}\n')
+        except InputOverflowError:
+            await self.restart("the runner stopped reading")
         return True
 
 

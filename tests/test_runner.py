@@ -1,7 +1,9 @@
-"""The warm runner through the runs API and the runner WebSocket, with real venvs."""
+"""The warm runner through the runs API and the runner WebSocket, with real venvs.
 
-import subprocess
-import sys
+The workspaces are provisioned for real, so with the default sandbox setting
+the runner and the pip calls here run inside the sandbox.
+"""
+
 import time
 import zipfile
 from pathlib import Path
@@ -14,15 +16,8 @@ from django.conf import settings as django_settings
 from platform_core.asgi import application
 from platform_core.models import AuditLog
 from tests.conftest import make_ready
+from workspaces.environment.testing import provision_workspace_venv, run_in_workspace
 from workspaces.runtime import get_runtime
-
-
-def make_venv(root: Path) -> Path:
-    subprocess.run([sys.executable, "-m", "virtualenv", "--no-periodic-update", "-q", str(root / ".venv")], check=True)
-    from workspaces.environment.installer import install_hooks
-
-    install_hooks(root, root / ".venv")
-    return root / ".venv"
 
 
 def build_wheel(directory: Path) -> Path:
@@ -39,15 +34,15 @@ def build_wheel(directory: Path) -> Path:
     return wheel
 
 
-def pip(venv: Path, *args: str) -> None:
-    env = {"PATH": f"{venv}/bin:/usr/bin:/bin", "PIP_DISABLE_PIP_VERSION_CHECK": "1", "PIP_NO_INDEX": "1"}
-    subprocess.run([str(venv / "bin" / "pip"), *args], check=True, env=env, capture_output=True)
+def pip(workspace, *args: str) -> None:
+    completed = run_in_workspace(workspace.pk, "pip", *args)
+    assert completed.returncode == 0, completed.stderr
 
 
 @pytest.fixture
 def runner_workspace(personas):
     root = make_ready(personas.workspace)
-    make_venv(root)
+    provision_workspace_venv(personas.workspace.pk)
     (root / "hello.py").write_text("import sys\nprint('hello', sys.argv[1:])\nprint('oops', file=sys.stderr)\n")
     yield personas.workspace
     from terminal.runner import get_runner_manager
@@ -104,13 +99,13 @@ class TestRunsApi:
     # Transactional: the runner's own thread writes the audit rows and must see the workspace.
     @pytest.mark.django_db(transaction=True)
     def test_it_picks_up_packages_installed_and_removed_in_the_venv(self, api, personas, runner_workspace, tmp_path):
-        venv = get_runtime().root(runner_workspace.pk) / ".venv"
+        root = get_runtime().root(runner_workspace.pk)
         probe = "import tinyrunnerpkg; print(tinyrunnerpkg.VALUE)"
         before = run(api, personas.owner, runner_workspace, code=probe).json()
-        pip(venv, "install", str(build_wheel(tmp_path)))
+        pip(runner_workspace, "install", f"./{build_wheel(root).name}")  # the workspace's processes see only it
 
         installed = run(api, personas.owner, runner_workspace, code=probe).json()
-        pip(venv, "uninstall", "-y", "tinyrunnerpkg")
+        pip(runner_workspace, "uninstall", "-y", "tinyrunnerpkg")
         removed = run(api, personas.owner, runner_workspace, code=probe).json()
 
         assert "ModuleNotFoundError" in before["stderr"]

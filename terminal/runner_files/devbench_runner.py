@@ -7,6 +7,7 @@ process group, so the platform can stop it without touching the runner, and a
 run cannot leave state behind for the next one.
 
 Requests:  {"op": "run", "id": str, "path": str | null, "code": str | null, "args": [str], "cwd": str}
+           {"op": "stop", "signal": "SIGINT" | "SIGKILL"}  (to the current run's process group)
 Events:    {"ev": "ready", "python": str, "pid": int}
            {"ev": "started", "id": str, "pid": int}
            {"ev": "output", "id": str, "stream": "stdout" | "stderr", "data": str}
@@ -15,6 +16,7 @@ Events:    {"ev": "ready", "python": str, "pid": int}
 """
 
 import codecs
+import contextlib
 import json
 import os
 import runpy
@@ -24,6 +26,7 @@ import sys
 import traceback
 
 CHUNK = 65536
+STOP_SIGNALS = {"SIGINT": signal.SIGINT, "SIGKILL": signal.SIGKILL}
 
 
 def emit(event: dict) -> None:
@@ -100,6 +103,12 @@ def start_run(request: dict, selector: selectors.BaseSelector) -> dict:
     return run
 
 
+def stop_run(run: dict, signal_name) -> None:
+    """Signal a run's process group (SIGINT unless told SIGKILL); it may have ended meanwhile."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(run["pid"], STOP_SIGNALS.get(signal_name or "SIGINT", signal.SIGINT))
+
+
 def finish(run: dict) -> None:
     _, status = os.waitpid(run["pid"], 0)
     exit_code = os.waitstatus_to_exitcode(status)
@@ -128,7 +137,10 @@ def main() -> None:
                     except ValueError:
                         emit({"ev": "error", "id": None, "message": "invalid request"})
                         continue
-                    if current is not None:
+                    if request.get("op") == "stop":
+                        if current is not None:
+                            stop_run(current, request.get("signal"))
+                    elif current is not None:
                         emit({"ev": "error", "id": request.get("id"), "message": "a run is in progress"})
                     elif request.get("op") == "run":
                         current = start_run(request, selector)
