@@ -114,6 +114,7 @@ class LanguageServerManager:
             raise LanguageServerError(str(error)) from error
         runtime = get_runtime()
         root = runtime.root(workspace.pk)
+        process_root = runtime.process_root(workspace.pk)
         if server == PYRIGHT:
             await asyncio.to_thread(ensure_pyright_config, root)
         session = LanguageServerSession(
@@ -122,8 +123,8 @@ class LanguageServerManager:
             username=user.get_username(),
             spec=spec,
             runtime=runtime,
-            root=root,
-            env=server_environment(root),
+            process_root=process_root,
+            env=server_environment(process_root),
             policy=policy_from_settings(),
             log_path=self.log_path(workspace.pk, user.pk, server),
             on_finished=self._on_finished,

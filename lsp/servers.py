@@ -8,6 +8,7 @@ Python wrapper script saves a process and ~10 MiB per session), and
 """
 
 import importlib.util
+import posixpath
 import shlex
 import shutil
 import sys
@@ -84,24 +85,31 @@ def server_spec(name: str) -> ServerSpec:
     raise KeyError(name)
 
 
-def server_environment(root: Path) -> dict[str, str]:
-    """The server's whole environment: the workspace venv first on PATH, nothing of the platform's secrets."""
+def server_environment(process_root: str) -> dict[str, str]:
+    """The server's whole environment: the workspace venv first on PATH, nothing of the platform's secrets.
+
+    ``process_root`` is the workspace's root as the server sees it (the runtime's ``process_root``).
+    """
     env = locale_environment()
-    venv = root / ".venv"
+    venv = posixpath.join(process_root, ".venv")
     env.update(
         {
-            "PATH": f"{venv / 'bin'}:{MINIMAL_PATH}",
-            "VIRTUAL_ENV": str(venv),
-            "HOME": str(root / HOME_RELATIVE_PATH),
+            "PATH": f"{venv}/bin:{MINIMAL_PATH}",
+            "VIRTUAL_ENV": venv,
+            "HOME": posixpath.join(process_root, HOME_RELATIVE_PATH.as_posix()),
             "PYTHONDONTWRITEBYTECODE": "1",
         }
     )
     return env
 
 
-def path_roots(spec: ServerSpec, root: Path) -> list[tuple[str, str]]:
-    """Host -> virtual directory pairs for a session of ``spec`` in the workspace at ``root``."""
-    pairs = [(str(root), WORKSPACE_ROOT), *spec.extra_roots]
+def path_roots(spec: ServerSpec, process_root: str) -> list[tuple[str, str]]:
+    """Server -> browser directory pairs for a session of ``spec`` in a workspace the server sees at ``process_root``.
+
+    In a sandbox the server sees /workspace itself, so the first pair maps it
+    onto itself; the read-only roots are shown at their real paths in both.
+    """
+    pairs = [(process_root, WORKSPACE_ROOT), *spec.extra_roots]
     # A workspace venv made from this interpreter points back at its prefix.
     if sys.base_prefix not in (host for host, _ in pairs):
         pairs.append((sys.base_prefix, "/python-prefix"))

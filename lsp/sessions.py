@@ -165,7 +165,7 @@ class LanguageServerSession:
         username: str,
         spec: ServerSpec,
         runtime,
-        root: Path,
+        process_root: str,
         env: dict[str, str],
         policy: Policy,
         log_path: Path,
@@ -176,10 +176,10 @@ class LanguageServerSession:
         self.username = username
         self.spec = spec
         self.runtime = runtime
-        self.root = root
+        self.process_root = process_root  # the workspace's root as the server sees it
         self.env = env
         self.policy = policy
-        self.mapper = PathMapper(path_roots(spec, root))
+        self.mapper = PathMapper(path_roots(spec, process_root))
         self.loop = asyncio.get_running_loop()
         self.state = STARTING
         self.process: RuntimeProcess | None = None

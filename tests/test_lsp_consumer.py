@@ -3,7 +3,6 @@
 import asyncio
 import os
 import signal
-import subprocess
 import sys
 from pathlib import Path
 
@@ -18,7 +17,7 @@ from platform_core.close_codes import FAILED, REPLACED, RESTART
 from platform_core.models import AuditLog
 from tests.conftest import make_ready
 from tests.lsp_client import TIMEOUT, LanguageClient, connect_lsp, session_cookie
-from workspaces.environment.testing import build_wheel, create_workspace_venv, pip_environment
+from workspaces.environment.testing import build_wheel, provision_workspace_venv, run_in_workspace
 from workspaces.environment.watcher import EnvironmentWatcher
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -306,22 +305,16 @@ async def test_it_refuses_before_accepting(open_lsp, personas, who, server, mana
 # The environment -----------------------------------------------------------------------------------------
 
 
-async def test_pip_install_removes_the_missing_import_warning(open_lsp, personas, manager, root, tmp_path):
-    await asyncio.to_thread(create_workspace_venv, root)
-    wheel = build_wheel(tmp_path, "tinypkg")
+async def test_pip_install_removes_the_missing_import_warning(open_lsp, personas, manager, root, workspace):
+    await asyncio.to_thread(provision_workspace_venv, workspace.pk)
+    wheel = build_wheel(root, "tinypkg")  # in the workspace: its processes see nothing else
     lsp = await open_lsp(personas.editor)
     await lsp.initialize()
     uri = await lsp.open("uses.py", "import tinypkg\n\nprint(tinypkg.VALUE)\n")
     before = await lsp.diagnostics(uri, lambda items: len(items) > 0)
 
-    await asyncio.to_thread(
-        subprocess.run,
-        [str(root / ".venv" / "bin" / "pip"), "install", "--no-index", str(wheel)],
-        check=True,
-        capture_output=True,
-        env=pip_environment(),
-        timeout=120,
-    )
+    installed = await asyncio.to_thread(run_in_workspace, workspace.pk, "pip", "install", f"./{wheel.name}")
+    assert installed.returncode == 0, installed.stderr
     assert await lsp.expect_close() == RESTART
     again = await open_lsp(personas.editor)
     await again.initialize()
