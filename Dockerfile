@@ -57,10 +57,12 @@ ENV PATH=/opt/venv/bin:$PATH \
 # would otherwise become zombies of daphne; tini reaps them and forwards
 # signals. tzdata because kombu needs ZoneInfo("UTC") at import (a base
 # without it stops the worker). git and procps are for people working in
-# workspace terminals.
+# workspace terminals. bubblewrap sandboxes workspace processes where the
+# container may create namespaces (not under Docker's default seccomp
+# profile: docs/deployment.md, "Security of the local runtime").
 # hadolint ignore=DL3008
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends tini tzdata git procps \
+    && apt-get install -y --no-install-recommends tini tzdata git procps bubblewrap \
     && rm -rf /var/lib/apt/lists/* \
     && groupadd --gid 10001 devbench \
     && useradd --uid 10001 --gid devbench --create-home --shell /bin/bash devbench

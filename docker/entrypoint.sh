@@ -24,22 +24,28 @@ is_true() {
     esac
 }
 
+# The first admin's password is handed to createsuperuser alone: the program
+# this script execs (daphne, and every workspace process it starts; a worker)
+# must not carry it. The container's own environment, which Docker gives
+# PID 1, still does: prefer DJANGO_SUPERUSER_PASSWORD_FILE (Docker secrets).
+admin_password="${DJANGO_SUPERUSER_PASSWORD:-}"
+unset DJANGO_SUPERUSER_PASSWORD
+
 create_superuser() {
     if [ -z "${DJANGO_SUPERUSER_USERNAME:-}" ]; then
         return 0
     fi
     # Docker secrets: the password may come from a file, like SECRET_KEY_FILE.
-    if [ -z "${DJANGO_SUPERUSER_PASSWORD:-}" ] && [ -n "${DJANGO_SUPERUSER_PASSWORD_FILE:-}" ]; then
-        DJANGO_SUPERUSER_PASSWORD="$(cat "$DJANGO_SUPERUSER_PASSWORD_FILE")"
-        export DJANGO_SUPERUSER_PASSWORD
+    if [ -z "$admin_password" ] && [ -n "${DJANGO_SUPERUSER_PASSWORD_FILE:-}" ]; then
+        admin_password="$(cat "$DJANGO_SUPERUSER_PASSWORD_FILE")"
     fi
-    if [ -z "${DJANGO_SUPERUSER_PASSWORD:-}" ]; then
+    if [ -z "$admin_password" ]; then
         log "DJANGO_SUPERUSER_USERNAME is set but DJANGO_SUPERUSER_PASSWORD is not; no admin created"
         return 0
     fi
     # createsuperuser has no "if missing" flag: it fails when the user exists,
     # which on every restart after the first is the expected outcome.
-    if output="$(python manage.py createsuperuser --noinput 2>&1)"; then
+    if output="$(DJANGO_SUPERUSER_PASSWORD="$admin_password" python manage.py createsuperuser --noinput 2>&1)"; then
         log "created admin user ${DJANGO_SUPERUSER_USERNAME}"
         return 0
     fi

@@ -28,6 +28,15 @@ if ! command -v npm >/dev/null 2>&1; then
     exit 1
   fi
 fi
+# Workspace processes run inside bubblewrap when it works here (docs/architecture.md, Isolation).
+if ! command -v bwrap >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap >/dev/null
+  else
+    echo "warning: bubblewrap is missing (apt-get install bubblewrap): workspace processes will run unsandboxed." >&2
+  fi
+fi
+
 if [ ! -d frontend/node_modules ] || [ frontend/package-lock.json -nt frontend/node_modules ]; then
   npm ci --prefix frontend --no-audit --no-fund --loglevel=error
   touch frontend/node_modules

@@ -3,6 +3,8 @@
 # With DATABASE_URL / REDIS_URL set, the same suite runs against Postgres and Redis.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# Also installs bubblewrap (as root, with apt-get): the suite runs workspace
+# processes in the sandbox, as the default settings do.
 scripts/setup.sh --dev
 
 # Browser tests drive Debian's Chromium; Playwright cannot download browsers here.

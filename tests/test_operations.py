@@ -5,13 +5,14 @@ import logging
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from django.test import Client
 from structlog.stdlib import ProcessorFormatter
 
-from tests.conftest import make_ready
-from tests.processes import ROOT
+from tests.conftest import make_ready, wait_until
+from tests.processes import ROOT, ChildProcess, environment_for_test_database, free_port
 
 pytestmark = pytest.mark.django_db
 
@@ -155,3 +156,72 @@ def test_it_rejects_a_mistyped_boolean(tmp_path):
 
     assert result.returncode != 0
     assert "DEBUG='ture' is not a boolean" in result.stderr
+
+
+def test_production_refuses_to_run_workspaces_unsandboxed_unless_allowed(tmp_path):
+    base = {key: value for key, value in os.environ.items() if key != "FAST_PASSWORD_HASHING"} | {
+        "DATA_DIR": str(tmp_path),
+        "SECRET_KEY": "x7#k2!v9" * 8,
+        "WORKSPACE_SANDBOX": "off",
+    }
+
+    def check(**env):
+        return subprocess.run(
+            [sys.executable, "manage.py", "check"],
+            cwd=ROOT,
+            env=base | env,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+
+    refused = check(DEBUG="0")
+    allowed = check(DEBUG="0", WORKSPACE_ALLOW_UNSANDBOXED="1")
+    development = check(DEBUG="1")
+
+    assert refused.returncode != 0
+    assert "workspaces.E001" in refused.stderr and "WORKSPACE_ALLOW_UNSANDBOXED" in refused.stderr
+    for warned in (allowed, development):
+        assert warned.returncode == 0, warned.stderr
+        assert "workspaces.W001" in warned.stdout + warned.stderr
+
+
+def _descendants(pid: int) -> list[int]:
+    """Pids of every process below ``pid`` (children, their children, ...)."""
+    children: dict[int, list[int]] = {}
+    for entry in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            parent = int(Path(f"/proc/{entry}/stat").read_bytes().rsplit(b")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+        children.setdefault(parent, []).append(int(entry))
+    found, queue = [], [pid]
+    while queue:
+        for child in children.get(queue.pop(), []):
+            found.append(child)
+            queue.append(child)
+    return found
+
+
+def test_serve_keeps_the_first_administrators_password_out_of_every_process(django_db_setup, process_logs):
+    password = "first-admin-password-" + os.urandom(8).hex()
+    env = environment_for_test_database() | {"DJANGO_SUPERUSER_PASSWORD": password, "LOG_LEVEL": "INFO"}
+    serve = ChildProcess(
+        [sys.executable, "manage.py", "serve", "--port", str(free_port()), "--worker-concurrency", "1"],
+        env,
+        process_logs / "serve.log",
+    )
+    try:
+        serve.wait_for_line("Devbench is serving")
+        serve.wait_for_line("ready", timeout=90)  # the Celery worker, once its pool process runs
+        processes = [serve.process.pid, *wait_until(lambda: _descendants(serve.process.pid), message="children")]
+        environments = {pid: Path(f"/proc/{pid}/environ").read_bytes() for pid in processes}
+        commands = " ".join(Path(f"/proc/{pid}/cmdline").read_bytes().decode() for pid in processes)
+    finally:
+        serve.stop()
+
+    assert "daphne" in commands and "celery" in commands
+    assert len(environments) >= 4  # serve, daphne, the worker and its pool process
+    for pid, environment in environments.items():
+        assert password.encode() not in environment, pid
+        assert b"DJANGO_SUPERUSER_PASSWORD" not in environment, pid

@@ -3,8 +3,13 @@
 The worker runs as a real separate process on the configured broker (the
 embedded filesystem broker by default), exactly as in production; this
 command only supervises the pair and stops both when either exits.
+
+The first administrator's password (DJANGO_SUPERUSER_PASSWORD, read by
+``ensure_admin`` before this runs) stays in no process environment: serve
+starts over without it, and its children never get it (``child_environment``).
 """
 
+import os
 import signal
 import subprocess
 import sys
@@ -13,9 +18,34 @@ import time
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
+# Variables only `ensure_admin` needs, before serve: secrets no process started here may hold.
+DROPPED_VARIABLES = (
+    "DJANGO_SUPERUSER_PASSWORD",
+    "DJANGO_SUPERUSER_PASSWORD_FILE",
+    "DJANGO_SUPERUSER_USERNAME",
+    "DJANGO_SUPERUSER_EMAIL",
+)
+
+
+def child_environment(source: dict[str, str] | None = None) -> dict[str, str]:
+    """The platform's environment without what its processes must not carry."""
+    source = os.environ if source is None else source
+    return {name: value for name, value in source.items() if name not in DROPPED_VARIABLES}
+
 
 class Command(BaseCommand):
     help = "Serve the platform (daphne) together with a Celery worker."
+
+    def run_from_argv(self, argv):
+        # /proc/<pid>/environ shows the environment a process was started
+        # with; removing a variable from os.environ does not change it, so a
+        # serve started from the command line with the password starts over
+        # (same pid, same arguments) without it.
+        if any(name in os.environ for name in DROPPED_VARIABLES):
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os.execve(sys.executable, [sys.executable, *sys.orig_argv[1:]], child_environment())  # noqa: S606
+        return super().run_from_argv(argv)
 
     def add_arguments(self, parser):
         parser.add_argument("--host", default="127.0.0.1")
@@ -26,10 +56,11 @@ class Command(BaseCommand):
     def handle(self, *args, host, port, worker_concurrency, no_worker, **options):
         processes: list[subprocess.Popen] = []
         if not no_worker:
-            processes.append(subprocess.Popen(worker_command(worker_concurrency)))  # noqa: S603
+            processes.append(subprocess.Popen(worker_command(worker_concurrency), env=child_environment()))  # noqa: S603
         processes.append(
             subprocess.Popen(  # noqa: S603
-                [sys.executable, "-m", "daphne", "-b", host, "-p", str(port), "platform_core.asgi:application"]
+                [sys.executable, "-m", "daphne", "-b", host, "-p", str(port), "platform_core.asgi:application"],
+                env=child_environment(),
             )
         )
         self.stdout.write(f"Devbench is serving at http://{host}:{port}/ (Ctrl+C stops it)")
