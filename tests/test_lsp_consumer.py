@@ -19,6 +19,8 @@ from tests.conftest import make_ready
 from tests.lsp_client import TIMEOUT, LanguageClient, connect_lsp, session_cookie
 from workspaces.environment.testing import build_wheel, provision_workspace_venv, run_in_workspace
 from workspaces.environment.watcher import EnvironmentWatcher
+from workspaces.runtime.local import session_members
+from workspaces.runtime.sandbox import sandbox_status
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -324,6 +326,32 @@ async def test_pip_install_removes_the_missing_import_warning(open_lsp, personas
     assert "tinypkg" in messages_of(before) and before[0]["severity"] == 2  # a warning, as configured
     assert after == []
     assert (root / "pyrightconfig.json").is_file()
+
+
+@pytest.mark.parametrize("server", ["pyright", "ruff"])
+async def test_language_servers_run_inside_the_workspace_sandbox(open_lsp, personas, manager, server):
+    status = sandbox_status()
+    if status.sandbox is None:
+        if os.environ.get("CI"):
+            pytest.fail(f"no sandbox: {status.problem}")
+        pytest.skip(f"no sandbox: {status.problem}")
+    lsp = await open_lsp(personas.editor, server)
+    await lsp.initialize()
+    (session,) = manager.sessions.values()
+
+    members = session_members(session.process.pid)
+    namespaced = {}
+    for pid in members:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("NSpid:"):
+                namespaced[pid] = [int(number) for number in line.split()[1:]]
+    # pid 2 in its own pid namespace: the server, under bubblewrap's init.
+    (server_pid,) = [pid for pid, numbers in namespaced.items() if numbers[1:] == [2]]
+    assert Path(f"/proc/{server_pid}/uid_map").read_text().split()[0] == "1000"
+    assert os.readlink(f"/proc/{server_pid}/ns/mnt") != os.readlink("/proc/self/ns/mnt")
+    # Its view of the file system: the workspace at /workspace, and no platform data.
+    seen = Path(f"/proc/{server_pid}/root")
+    assert (seen / "workspace").is_dir() and not (seen / str(django_settings.DATA_DIR).lstrip("/")).exists()
 
 
 async def test_site_admins_see_running_sessions_in_the_admin(open_lsp, personas, client):

@@ -4,6 +4,7 @@ The workspaces are provisioned for real, so with the default sandbox setting
 the runner and the pip calls here run inside the sandbox.
 """
 
+import os
 import time
 import zipfile
 from pathlib import Path
@@ -18,6 +19,7 @@ from platform_core.models import AuditLog
 from tests.conftest import make_ready
 from workspaces.environment.testing import provision_workspace_venv, run_in_workspace
 from workspaces.runtime import get_runtime
+from workspaces.runtime.sandbox import sandbox_status
 
 
 def build_wheel(directory: Path) -> Path:
@@ -84,6 +86,23 @@ class TestRunsApi:
         second = run(api, personas.owner, runner_workspace, code=code).json()["stdout"]
 
         assert first == second  # both runs were forked by the same warm runner
+
+    def test_runs_see_only_their_workspace_as_an_unprivileged_user(self, api, personas, runner_workspace):
+        status = sandbox_status()
+        if status.sandbox is None:
+            if os.environ.get("CI"):
+                pytest.fail(f"no sandbox: {status.problem}")
+            pytest.skip(f"no sandbox: {status.problem}")
+        code = (
+            "import os, sys\n"
+            "print(os.getcwd(), os.getuid(), sys.prefix)\n"
+            f"print(os.path.exists({str(django_settings.DATA_DIR)!r}))\n"
+            "print(len([pid for pid in os.listdir('/proc') if pid.isdigit()]) < 10)\n"  # its own processes only
+        )
+
+        body = run(api, personas.owner, runner_workspace, code=code).json()
+
+        assert body["stdout"].splitlines() == ["/workspace 1000 /workspace/.venv", "False", "True"], body
 
     def test_it_stops_a_run_at_its_timeout(self, api, personas, runner_workspace):
         started = time.monotonic()

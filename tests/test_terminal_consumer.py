@@ -18,11 +18,13 @@ from platform_core.models import AuditLog
 from terminal import manager as manager_module
 from terminal import metrics
 from tests.conftest import make_ready
+from workspaces.environment.attribution import UNKNOWN_ACTOR
 from workspaces.environment.testing import build_wheel, provision_workspace_venv
 from workspaces.environment.watcher import EnvironmentWatcher
 from workspaces.models import Workspace
 from workspaces.runtime import get_runtime
 from workspaces.runtime.sandbox import sandbox_status
+from workspaces.services import do_create_workspace
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -618,6 +620,122 @@ async def test_the_shell_runs_in_the_workspace_venv_without_platform_secrets(
     assert "__SECRETS_0__" in output
     assert (root / ".devbench" / "bashrc").is_file()
     await terminal.disconnect()
+
+
+# The sandbox ----------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def sandboxed():
+    """Skip (or, in CI, fail) where bubblewrap cannot run: these tests are about what it confines."""
+    status = sandbox_status()
+    if status.sandbox is None:
+        if os.environ.get("CI"):
+            pytest.fail(f"no sandbox: {status.problem}")
+        pytest.skip(f"no sandbox: {status.problem}")
+    return status.sandbox
+
+
+def probe(command: str, label: str) -> str:
+    """Shell text that prints __<label>_OK__ when ``command`` succeeds and __<label>_NO__ when it fails."""
+    return f"if {command} >/dev/null 2>&1; then echo __{label}_O''K__; else echo __{label}_N''O__; fi"
+
+
+async def test_a_sandboxed_shell_reaches_neither_other_workspaces_nor_the_platform(
+    open_terminal, personas, workspace, sandboxed
+):
+    from django.db import connection
+
+    other = await sync_to_async(do_create_workspace)("Other team", acting_user=personas.outsider)
+    other_root = await sync_to_async(make_ready)(other)
+    (other_root / "secret.txt").write_text("another team's secret")
+    database = Path(connection.settings_dict["NAME"])
+    assert database.is_file()
+    terminal = await open_terminal(personas.editor)
+    await prompt(terminal)
+
+    output = await terminal.run(
+        "; ".join(
+            [
+                probe(f"cat {other_root}/secret.txt", "OTHER"),
+                probe("cat /workspace/../ws-2/secret.txt", "RELATIVE"),
+                probe(f"ls {django_settings.WORKSPACES_ROOT}", "ALL_WORKSPACES"),
+                probe(f"head -c 16 {database}", "DATABASE"),
+                probe(f"ls {django_settings.DATA_DIR}", "DATA_DIR"),
+                probe(f"cat /proc/{os.getpid()}/environ", "SERVER_ENVIRON"),
+                probe("cat /etc/shadow", "SHADOW"),
+                probe("touch /usr/written", "WRITE_USR"),
+                probe("touch /etc/written", "WRITE_ETC"),
+                probe("touch /tmp/written /workspace/written", "WRITE_OWN"),
+                "echo \"__PIDS_$(ls /proc | grep -E '^[0-9]+$' | sort -n | tr '\\n' ' ')__\"",
+                "echo \"__INIT_ENV_$(tr '\\0' '\\n' < /proc/1/environ | cut -d= -f1 | sort | tr '\\n' ' ')__\"",
+                'echo "__WHO_$(id -u)_$(pwd)__"',
+            ]
+        )
+    )
+
+    for label in ("OTHER", "RELATIVE", "ALL_WORKSPACES", "DATABASE", "DATA_DIR", "SERVER_ENVIRON", "SHADOW"):
+        assert f"__{label}_NO__" in output, (label, output)
+    assert "__WRITE_USR_NO__" in output and "__WRITE_ETC_NO__" in output and "__WRITE_OWN_OK__" in output
+    assert "__WHO_1000_/workspace__" in output
+    # Only the sandbox's own processes: its init, the shell, the command substitution's pipeline.
+    pids = [int(pid) for pid in output.rsplit("__PIDS_", 1)[1].split("__")[0].split()]
+    assert pids[0] == 1 and max(pids) < 100 and os.getpid() not in pids, pids
+    # Its pid 1 is bubblewrap's init, started with exactly the shell's environment: nothing of the platform's.
+    names = set(output.rsplit("__INIT_ENV_", 1)[1].split("__")[0].split())
+    allowed = {"PATH", "HOME", "TERM", "COLORTERM", "LANG", "TZ", "SHELL", "DEVBENCH_TERMINAL_SESSION"}
+    assert names and all(name in allowed or name.startswith(("LC_", "DEVBENCH_WORKSPACE_")) for name in names), names
+    assert (other_root / "secret.txt").read_text() == "another team's secret"
+    await terminal.disconnect()
+
+
+async def test_pip_install_in_a_sandboxed_terminal_is_audited_as_the_person_who_ran_it(
+    open_terminal, personas, workspace, manager, sandboxed
+):
+    venv = await asyncio.to_thread(provision_workspace_venv, workspace.pk)
+    wheel = await asyncio.to_thread(build_wheel, venv.parent)
+    editor = await open_terminal(personas.editor, "editor")
+    await prompt(editor)
+    owner = await open_terminal(personas.owner, "owner")
+    await prompt(owner)
+
+    installed = await editor.run(f"pip install --no-index ./{wheel.name}; echo __PIP_EXIT_$?__")
+    removed = await owner.run("pip uninstall -y tinypkg; echo __PIP_EXIT_$?__")
+    # The editor takes the owner's session id from the owner's log and signs a log for it with its own key.
+    await editor.run(
+        'python -c "import glob, hashlib, hmac, json, os; '
+        "name = '20990101T000000.000000Z-1.json'; "
+        "log = json.load(open(sorted(glob.glob('.pip-logs/*.json'))[-1])); "
+        "log['command'] = ['pip', 'install', 'forged']; "
+        "key = os.environ['DEVBENCH_TERMINAL_SESSION'].split(':')[1]; "
+        "fields = json.dumps([log['command'], log['exit_code'], log['started_at']], separators=(',', ':')); "
+        "log['signature'] = hmac.new(key.encode(), (name + '\\n' + fields).encode(), hashlib.sha256).hexdigest(); "
+        "json.dump(log, open('.pip-logs/' + name, 'w'))\""
+    )
+
+    def pip_rows():
+        return list(AuditLog.objects.filter(action="pip.run", workspace_id=workspace.pk).order_by("id"))
+
+    rows = []
+    deadline = time.monotonic() + TIMEOUT
+    while len(rows) < 3 and time.monotonic() < deadline:
+        await manager.environment_watcher.poll_once()
+        rows = await sync_to_async(pip_rows)()
+    by_command = {" ".join(row.metadata["command"]): row for row in rows}
+
+    assert "__PIP_EXIT_0__" in installed and "Successfully installed tinypkg-1.0" in installed
+    assert "__PIP_EXIT_0__" in removed
+    assert len(rows) == 3, [row.metadata for row in rows]
+    install = by_command[f"pip install --no-index ./{wheel.name}"]
+    uninstall = by_command["pip uninstall -y tinypkg"]
+    assert (install.actor_id, install.actor_username) == (personas.editor.pk, "eddie")
+    assert (uninstall.actor_id, uninstall.actor_username) == (personas.owner.pk, "olivia")
+    forged = by_command["pip install forged"]
+    forged_log = json.loads((venv.parent / ".pip-logs" / "20990101T000000.000000Z-1.json").read_text())
+    assert forged_log["terminal_session"] == uninstall.metadata["terminal_session"]  # the owner's, really
+    assert (forged.actor_id, forged.actor_username) == (None, UNKNOWN_ACTOR)
+    await editor.disconnect()
+    await owner.disconnect()
 
 
 # Audit ---------------------------------------------------------------------------------------------

@@ -19,6 +19,7 @@ from terminal.sessions import (
     replay_bytes,
 )
 from terminal.shell import RC_FILE, prepare_shell, shell_environment
+from workspaces.platform_writes import UnsafeWorkspacePath
 
 CLEAR = b"\x1b[H\x1b[2J\x1b[3J"  # what `clear` prints
 ALT_ON = b"\x1b[?1049h"
@@ -272,6 +273,34 @@ def test_the_shell_environment_is_an_allowlist(tmp_path):
     assert env["LANG"] == "C.UTF-8"
     assert env["TERM"] == "xterm-256color"
     assert env["DEVBENCH_WORKSPACE_NAME"] == "Demo[2J"
+
+
+@pytest.mark.parametrize("planted", [".devbench", ".devbench/home"])
+def test_it_refuses_to_write_through_a_folder_the_workspace_made_a_link(tmp_path, planted):
+    workspace, elsewhere = tmp_path / "ws", tmp_path / "elsewhere"
+    (workspace / ".devbench").mkdir(parents=True)
+    elsewhere.mkdir()
+    if planted == ".devbench":
+        (workspace / ".devbench").rmdir()
+    (workspace / planted).symlink_to(elsewhere)
+
+    with pytest.raises(UnsafeWorkspacePath):
+        prepare_shell(workspace, 7, "Demo")
+
+    assert list(elsewhere.iterdir()) == []
+
+
+def test_it_replaces_an_rc_file_the_workspace_made_a_link_instead_of_writing_through_it(tmp_path):
+    workspace, outside = tmp_path / "ws", tmp_path / "outside.txt"
+    (workspace / ".devbench").mkdir(parents=True)
+    outside.write_text("not the platform's to change")
+    (workspace / ".devbench" / "bashrc").symlink_to(outside)
+
+    prepare_shell(workspace, 7, "Demo")
+
+    assert outside.read_text() == "not the platform's to change"
+    assert not (workspace / ".devbench" / "bashrc").is_symlink()
+    assert (workspace / ".devbench" / "bashrc").read_text() == RC_FILE
 
 
 def test_it_writes_the_rc_file_and_home_into_the_workspace(tmp_path):

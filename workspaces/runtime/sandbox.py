@@ -132,7 +132,10 @@ class Bubblewrap:
         command += ["--ro-bind", str(SANDBOX_FILES / "group"), "/etc/group"]
         for path in self.read_only_paths:
             command += ["--ro-bind", path, path]
-        command += ["--bind", str(workspace_root), PROCESS_ROOT, "--chdir", cwd, "--", *argv]
+        command += ["--bind", str(workspace_root), PROCESS_ROOT]
+        # The sandbox's own root (where /etc, /var... were made) turns read-only: only
+        # /workspace and the private temporary directories stay writable.
+        command += ["--remount-ro", "/", "--chdir", cwd, "--", *argv]
         return command
 
     def shows(self, path: str) -> bool:
