@@ -10,6 +10,7 @@ from tests.conftest import log_in, make_user, wait_until
 from workspaces import services
 from workspaces.environment.testing import build_wheel
 from workspaces.models import Workspace
+from workspaces.runtime import get_runtime
 
 pytestmark = [pytest.mark.browser, pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
@@ -50,10 +51,11 @@ def test_it_runs_python_typed_in_the_browser_terminal(ide):
     assert "(.venv)" in terminal_text(ide)
 
 
-def test_it_announces_package_changes_after_pip_install(ide, tmp_path):
-    wheel = build_wheel(tmp_path)
+def test_it_announces_package_changes_after_pip_install(ide):
+    workspace = Workspace.objects.get(name="Terminal project")
+    wheel = build_wheel(get_runtime().root(workspace.pk))  # the shell (sandboxed) sees only its workspace
 
-    ide.keyboard.type(f"pip install --no-index {wheel}")
+    ide.keyboard.type(f"pip install --no-index ./{wheel.name}")
     ide.keyboard.press("Enter")
 
     toast = ide.locator("[data-testid=toast]", has_text="Packages changed")
