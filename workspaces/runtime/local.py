@@ -738,7 +738,22 @@ class LocalProcess(RuntimeProcess):
                 if timeout is None:
                     logger.error("process_unkillable", pid=self.pid)
                     return -signal.SIGKILL
+        await self._until_session_is_gone()
         return self.returncode
+
+    async def _until_session_is_gone(self) -> None:
+        """Wait (bounded) until what was left of the session has died, not just been sent SIGKILL.
+
+        A killed sandbox takes a moment to tear down its pid namespace, and
+        its init is no child of ours to wait for. The session id stays the
+        process's while any member lives, so it cannot name anyone else.
+        """
+        deadline = time.monotonic() + KILL_WAIT_SECONDS
+        while session_members(self.pid):
+            if time.monotonic() > deadline:
+                logger.error("process_session_lingers", pid=self.pid, members=session_members(self.pid))
+                return
+            await asyncio.sleep(0.01)
 
     def kill_now(self) -> None:
         if self.returncode is not None:
