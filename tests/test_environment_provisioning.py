@@ -118,7 +118,7 @@ def test_provisioning_moves_a_venv_made_with_host_paths_into_the_sandbox_and_bac
     plain.provision(5, lambda percent, message: None)
     outside = subprocess.run([str(hello)], capture_output=True, text=True, check=False)
 
-    assert "Moving the virtual environment to /workspace/.venv (installed packages are kept)" in steps
+    assert "Moving the virtual environment to the paths its processes see now (packages are kept)" in steps
     assert inside.returncode == 0, inside
     assert inside.stdout.splitlines() == ["hello from a console script", "42 /workspace/src/mine.py"]
     assert outside.stdout == "hello from a console script\n"  # moved back for the unsandboxed runtime

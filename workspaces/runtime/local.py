@@ -20,6 +20,7 @@ from django.utils import timezone
 
 from workspaces.environment.installer import EnvironmentHookError, install_hooks
 from workspaces.environment.pyright_config import ensure_pyright_config
+from workspaces.platform_writes import write_file
 from workspaces.runtime import venvs
 from workspaces.runtime.base import (
     SYSTEM_PATH,
@@ -85,7 +86,7 @@ class LocalRuntime(WorkspaceRuntime):
 
         self._ensure_venv(workspace_id, report)
         if not any(path for path in root.iterdir() if path.name != ".venv"):
-            (root / "main.py").write_text('print("Hello from Devbench")\n')
+            write_file(root, "main.py", b'print("Hello from Devbench")\n')
         # Also for an existing venv: re-provisioning repairs and upgrades the hooks.
         report(90, "Installing environment hooks")
         environment = self._tool_environment(workspace_id)
@@ -120,8 +121,9 @@ class LocalRuntime(WorkspaceRuntime):
         if not existed:
             report(30, "Creating the virtual environment (.venv)")
             self._create_venv(workspace_id)
-        elif recorded is not None and recorded != wanted:
-            report(40, f"Moving the virtual environment to {wanted} (installed packages are kept)")
+        elif recorded is not None and not self._same_process_path(recorded, wanted):
+            # No path in the message: the job's log is shown to the workspace's owners.
+            report(40, "Moving the virtual environment to the paths its processes see now (packages are kept)")
             self._create_venv(workspace_id)
             self._check(workspace_id, venvs.relocation_command(recorded, wanted), "Moving the virtual environment")
         else:
@@ -130,6 +132,12 @@ class LocalRuntime(WorkspaceRuntime):
             # Its interpreter is not one the workspace can see (or is gone): start afresh.
             report(50, "Re-creating the virtual environment: its Python does not run here; reinstall your packages")
             self._create_venv(workspace_id, clear=True)
+
+    def _same_process_path(self, first: str, second: str) -> bool:
+        if first == second:
+            return True
+        # Outside a sandbox the paths are the host's, where links may spell one directory two ways.
+        return self.sandbox is None and os.path.realpath(first) == os.path.realpath(second)
 
     def _create_venv(self, workspace_id: int, *, clear: bool = False) -> None:
         python = settings.WORKSPACE_PYTHON or sys.executable
