@@ -15,7 +15,7 @@ import pytest
 
 from workspaces.runtime.base import InputOverflowError
 from workspaces.runtime.local import LocalRuntime, session_members
-from workspaces.runtime.sandbox import sandbox_status
+from workspaces.runtime.sandbox import SandboxUnavailableError, sandbox_status
 
 ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "TERM": "xterm"}
 TIMEOUT = 10
@@ -253,3 +253,14 @@ async def test_run_completes_a_command_and_captures_its_output(runtime):
     assert completed.returncode == 3
     assert completed.stdout == f"{runtime.process_root(1)}/sub\nin".encode()
     assert completed.stderr == b"err\n"
+
+
+async def test_it_starts_nothing_when_a_required_sandbox_is_missing(tmp_path):
+    (tmp_path / "ws-1").mkdir()
+    runtime = LocalRuntime(tmp_path, refusal="WORKSPACE_SANDBOX=bubblewrap, but bubblewrap cannot run here")
+
+    with pytest.raises(SandboxUnavailableError, match="WORKSPACE_SANDBOX=bubblewrap"):
+        await runtime.spawn(1, ["true"], tty=True, env=ENV)
+    with pytest.raises(SandboxUnavailableError):
+        runtime.run(1, ["true"], env=ENV, timeout=TIMEOUT)
+    assert runtime.root(1).is_dir()  # the files stay reachable

@@ -15,7 +15,8 @@ from workspaces.runtime.sandbox import sandbox_from_settings
 def get_runtime(name: str | None = None) -> WorkspaceRuntime:
     name = name or settings.WORKSPACE_RUNTIME
     if name == "local":
-        return LocalRuntime(settings.WORKSPACES_ROOT, sandbox=sandbox_from_settings())
+        sandbox, refusal = sandbox_from_settings()
+        return LocalRuntime(settings.WORKSPACES_ROOT, sandbox=sandbox, refusal=refusal)
     raise ImproperlyConfigured(f"Workspace runtime {name!r} is not available in this installation.")
 
 

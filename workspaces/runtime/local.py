@@ -30,7 +30,7 @@ from workspaces.runtime.base import (
     RuntimeProcess,
     WorkspaceRuntime,
 )
-from workspaces.runtime.sandbox import PROCESS_ROOT, Bubblewrap
+from workspaces.runtime.sandbox import PROCESS_ROOT, Bubblewrap, SandboxUnavailableError
 
 logger = structlog.get_logger(__name__)
 
@@ -53,9 +53,11 @@ class LocalRuntime(WorkspaceRuntime):
 
     name = "local"
 
-    def __init__(self, workspaces_root: Path, sandbox: Bubblewrap | None = None):
+    def __init__(self, workspaces_root: Path, sandbox: Bubblewrap | None = None, *, refusal: str = ""):
         self.workspaces_root = Path(workspaces_root)
         self.sandbox = sandbox
+        # Why no process may start at all (a sandbox is required and missing); files stay reachable.
+        self.refusal = refusal
 
     def root(self, workspace_id: int) -> Path:
         return self.workspaces_root / f"ws-{int(workspace_id)}"
@@ -199,6 +201,8 @@ class LocalRuntime(WorkspaceRuntime):
     # Processes -------------------------------------------------------------------------
     def _command(self, workspace_id: int, argv: list[str], env: dict[str, str], cwd: str | None):
         """The host command line and directory that run ``argv`` in the workspace."""
+        if self.refusal:
+            raise SandboxUnavailableError(self.refusal)
         root = self.root(workspace_id)
         if not root.is_dir():
             raise FileNotFoundError(f"The workspace directory of workspace {workspace_id} does not exist.")

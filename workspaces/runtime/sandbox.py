@@ -35,7 +35,6 @@ from pathlib import Path
 
 import structlog
 from django.conf import settings
-from django.core.exceptions import ImproperlyConfigured
 
 logger = structlog.get_logger(__name__)
 
@@ -234,14 +233,23 @@ def sandbox_status() -> SandboxStatus:
     return SandboxStatus(None, problem) if problem else SandboxStatus(sandbox)
 
 
-def sandbox_from_settings() -> Bubblewrap | None:
-    """The sandbox for the local runtime: None when off, or unavailable under "auto" (with a warning)."""
+class SandboxUnavailableError(OSError):
+    """WORKSPACE_SANDBOX=bubblewrap, but bubblewrap cannot run here: no workspace process may start."""
+
+
+def sandbox_from_settings() -> tuple[Bubblewrap | None, str]:
+    """The local runtime's sandbox, and why processes must not start without one ("" if they may).
+
+    Under "auto" a missing sandbox is logged once and processes run
+    unsandboxed; under "bubblewrap" it is a reason to refuse them (the
+    system check refuses to start the platform as well).
+    """
     status = sandbox_status()
     if status.sandbox is None and settings.WORKSPACE_SANDBOX == "bubblewrap":
-        raise ImproperlyConfigured(f"WORKSPACE_SANDBOX=bubblewrap, but bubblewrap cannot run here: {status.problem}")
+        return None, f"WORKSPACE_SANDBOX=bubblewrap, but bubblewrap cannot run here: {status.problem}"
     if status.sandbox is None and settings.WORKSPACE_SANDBOX == "auto":
         _warn_once(status.problem)
-    return status.sandbox
+    return status.sandbox, ""
 
 
 @functools.cache
