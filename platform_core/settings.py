@@ -220,6 +220,11 @@ if REDIS_URL:
     }
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+# Open WebSockets are re-checked when access changes (announced on the channel
+# layer: across processes with Redis, within the web process without it) and,
+# as a backstop for changes nobody announced (a management command without
+# Redis, an expired session), every this many seconds (platform_core/access.py).
+ACCESS_RECHECK_SECONDS = env_int("ACCESS_RECHECK_SECONDS", 30, minimum=1)
 
 # Celery -----------------------------------------------------------------------
 # Without Redis the broker is kombu's filesystem transport (with an atomic-write

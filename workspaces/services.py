@@ -9,7 +9,7 @@ from django.db import transaction
 from guardian.models import UserObjectPermission
 from guardian.shortcuts import assign_perm, remove_perm
 
-from platform_core import audit
+from platform_core import access, audit
 from platform_core.jobs import create_job
 from workspaces.models import Membership, Workspace
 from workspaces.roles import ALL_PERMISSIONS, ROLE_PERMISSIONS
@@ -117,6 +117,7 @@ def do_add_member(workspace: Workspace, user, role: str, *, acting_user) -> Memb
         changes={"role": (None, role)},
         metadata={"user": user.get_username()},
     )
+    access.announce_access_change("member_added", user_id=user.pk, workspace_id=workspace.pk)
     return membership
 
 
@@ -139,6 +140,10 @@ def do_change_member_role(membership: Membership, role: str, *, acting_user) -> 
         changes={"role": (old_role, role)},
         metadata={"user": membership.user.get_username()},
     )
+    # Open terminals, runners and language servers of the member follow the new role.
+    access.announce_access_change(
+        "member_role_changed", user_id=membership.user_id, workspace_id=membership.workspace_id
+    )
     return membership
 
 
@@ -157,6 +162,7 @@ def do_remove_member(membership: Membership, *, acting_user) -> None:
         changes={"role": (membership.role, None)},
         metadata={"user": membership.user.get_username()},
     )
+    access.announce_access_change("member_removed", user_id=membership.user_id, workspace_id=membership.workspace_id)
     membership.delete()
 
 
