@@ -251,7 +251,7 @@ class TerminalClient:
         self.above_high_since: float | None = None
         self.closing = False
         self.gone = False
-        self._told_read_only = False
+        self.told_read_only = False
         self._outbox: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
         self._held: tuple[str, Any] | None = None
         self._writer: asyncio.Task | None = None
@@ -281,8 +281,8 @@ class TerminalClient:
         self.send_message(notice)
 
     def notice_read_only(self) -> None:
-        if not self._told_read_only:
-            self._told_read_only = True
+        if not self.told_read_only:
+            self.told_read_only = True
             self.notice("warning", "This terminal is read-only for you: input and resizing are ignored.", "read_only")
 
     def close(self, code: int) -> None:
@@ -488,6 +488,27 @@ class PtySession:
             metrics.TERMINAL_CLIENTS.dec()
             self._apply_size()
             self._maybe_resume()
+
+    def change_client_access(self, client: TerminalClient, *, readonly: bool, message: str) -> None:
+        """The client's user gained or lost the right to type (a role change): it stays attached.
+
+        It gets a notice ``access_changed`` carrying its new ``readonly``; a
+        client that became read-only no longer counts for the PTY's size.
+        """
+        if client not in self.clients or client.readonly == readonly:
+            return
+        client.readonly = readonly
+        client.told_read_only = False
+        client.send_message(
+            {
+                "type": "notice",
+                "level": "warning" if readonly else "info",
+                "message": message,
+                "code": "access_changed",
+                "readonly": readonly,
+            }
+        )
+        self._apply_size()
 
     def send_to_all(self, message: dict[str, Any]) -> None:
         for client in self.clients:
