@@ -18,6 +18,7 @@ from platform_core.env import (
     env_choice,
     env_int,
     env_list,
+    env_origins,
     env_path,
     env_secret,
     env_str,
@@ -36,7 +37,10 @@ if not SECRET_KEY:
     SECRET_KEY = "devbench-insecure-development-key-do-not-use-in-production"  # noqa: S105 - DEBUG only
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"])
-CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
+CSRF_TRUSTED_ORIGINS = env_origins("CSRF_TRUSTED_ORIGINS", [])
+# WebSockets accept the site's own origin and CSRF_TRUSTED_ORIGINS (platform_core/websocket_origin.py);
+# these origins may open sockets too, without being trusted to post forms.
+WEBSOCKET_ALLOWED_ORIGINS = env_origins("WEBSOCKET_ALLOWED_ORIGINS", [])
 
 INSTALLED_APPS = [
     "daphne",
