@@ -51,6 +51,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "channels",
+    "csp",
     "rest_framework",
     "django_filters",
     "drf_spectacular",
@@ -71,6 +72,8 @@ MIDDLEWARE = [
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # After WhiteNoise: static files need no policy; before the rest so error pages get one.
+    "platform_core.middleware.ContentSecurityPolicyMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -177,6 +180,30 @@ SECURE_REFERRER_POLICY = "same-origin"
 if env_bool("BEHIND_TLS_PROXY", False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 X_FRAME_OPTIONS = "DENY"
+
+# Content-Security-Policy on every page (django-csp; platform_core.middleware adds the site's own
+# ws:// or wss:// origin to connect-src). Scripts only from our own files: no inline script, no eval.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        # Monaco and xterm.js write <style> elements at run time (Monaco: its theme's token colours
+        # and per-editor rules; xterm.js: its colour theme and cursor), which neither lets us give
+        # a nonce; the Swagger UI page and the admin carry inline style attributes. Styles cannot
+        # run code, so 'unsafe-inline' here costs far less than it would for scripts.
+        "style-src": ["'self'", "'unsafe-inline'"],
+        # Monaco's and the file tree's CSS draw a few icons from data: URLs, as does Swagger UI.
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        # Monaco's editor worker is a same-origin file (static/dist/editor.worker.js).
+        "worker-src": ["'self'", "blob:"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
 
 # Request size: file contents travel as JSON, so the body limit sits just above
 # the largest editable file.
