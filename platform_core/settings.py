@@ -28,6 +28,9 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = env_path("DATA_DIR", BASE_DIR / "var")
 
 DEBUG = env_bool("DEBUG", False)
+# `serve` refuses to bind a DEBUG server to anything but loopback unless this is on: DEBUG pages
+# and the development key are for this machine (platform_core/management/commands/serve.py).
+ALLOW_DEBUG_ON_NETWORK = env_bool("ALLOW_DEBUG_ON_NETWORK", False)
 
 # A development key is only acceptable while DEBUG is on.
 SECRET_KEY = env_secret("SECRET_KEY")

@@ -5,13 +5,15 @@ embedded filesystem broker by default), exactly as in production; this
 command only supervises the pair and stops both when either exits.
 """
 
+import ipaddress
 import signal
+import socket
 import subprocess
 import sys
 import time
 
 from django.conf import settings
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
 
 class Command(BaseCommand):
@@ -24,6 +26,7 @@ class Command(BaseCommand):
         parser.add_argument("--no-worker", action="store_true", help="Serve HTTP only (workers run elsewhere).")
 
     def handle(self, *args, host, port, worker_concurrency, no_worker, **options):
+        check_debug_bind(host, warn=self.stderr.write)
         processes: list[subprocess.Popen] = []
         if not no_worker:
             processes.append(subprocess.Popen(worker_command(worker_concurrency)))  # noqa: S603
@@ -50,6 +53,41 @@ class Command(BaseCommand):
         failed = [process for process in processes if process.returncode not in (0, -signal.SIGTERM, None)]
         if failed and not stopping:
             sys.exit(1)
+
+
+def check_debug_bind(host: str, *, warn) -> None:
+    """Refuse to serve DEBUG to other machines unless ALLOW_DEBUG_ON_NETWORK says so.
+
+    DEBUG answers errors with Django's technical pages (traceback with local variables, settings,
+    every URL pattern) and signs sessions with the published development key. Refusing the bind
+    is chosen over serving plain error pages to non-loopback clients: Django offers no hook for
+    its technical 404 page, and hiding pages would still leave the known key on the network.
+    """
+    if not settings.DEBUG or is_loopback(host):
+        return
+    if settings.ALLOW_DEBUG_ON_NETWORK:
+        warn(
+            f"Warning: DEBUG is on and {host} is reachable from other machines: they see tracebacks, "
+            "settings and URL lists, and sessions are signed with the development key."
+        )
+        return
+    raise CommandError(
+        f"DEBUG is on, so serving on {host} would show tracebacks, settings and URL lists to other "
+        "machines and sign their sessions with the published development key. Serve on 127.0.0.1 "
+        "(reach it from elsewhere through an SSH tunnel: ssh -L 8000:127.0.0.1:8000 this-host), run "
+        "the production setup (DEBUG=0, docs/deployment.md), or set ALLOW_DEBUG_ON_NETWORK=1 if every "
+        "machine that can reach this address is trusted."
+    )
+
+
+def is_loopback(host: str) -> bool:
+    """Whether every address ``host`` names is a loopback address (127.0.0.0/8, ::1)."""
+    try:
+        addresses = {info[4][0] for info in socket.getaddrinfo(host.strip("[]"), None)}
+    except (socket.gaierror, UnicodeError):
+        return False
+    # A scoped IPv6 address ends in %interface, which ip_address does not take.
+    return bool(addresses) and all(ipaddress.ip_address(address.split("%")[0]).is_loopback for address in addresses)
 
 
 def worker_command(concurrency: int) -> list[str]:
