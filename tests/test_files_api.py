@@ -2,9 +2,11 @@
 upload/download, size and encoding limits, roles, and that no path or symbolic
 link ever reaches outside the workspace (deterministic cases plus properties)."""
 
+import contextlib
 import hashlib
 import os
 import shutil
+import stat
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -587,6 +589,67 @@ def test_it_follows_links_that_stay_inside(owner, personas, escape_tree):
     assert [entry["path"] for entry in listed.json()["entries"]] == ["sub_link/inner.txt"]
 
 
+def test_it_follows_absolute_links_and_links_through_parent_folders_that_stay_inside(owner, personas, escape_tree):
+    root, workspace = escape_tree.root, personas.workspace
+    os.symlink(root / "sub", root / "absolute_sub")
+    os.symlink("../sub/inner.txt", root / "sub" / "sibling_link")
+    os.symlink("..", root / "sub" / "up")
+
+    through_absolute = owner.get(url(workspace, "content/", "absolute_sub/inner.txt"))
+    through_parent = owner.get(url(workspace, "download/", "sub/sibling_link"))
+    up_and_down = owner.get(url(workspace, path="sub/up/sub"))
+    up_and_out = owner.get(url(workspace, "content/", "sub/up/link_out/secret.txt"))
+
+    assert through_absolute.json()["content"] == "inner\n"
+    assert b"".join(through_parent.streaming_content) == b"inner\n"
+    assert "sub/up/sub/inner.txt" in [entry["path"] for entry in up_and_down.json()["entries"]]
+    assert_error(up_and_out, 403, "outside_workspace")
+
+
+def test_it_saves_through_a_link_inside_into_the_file_it_points_to_and_keeps_the_link(owner, personas, escape_tree):
+    root, workspace = escape_tree.root, personas.workspace
+    loaded = owner.get(url(workspace, "content/", "inside_link")).json()
+
+    saved = owner.put(
+        url(workspace, "content/", "inside_link"), {"content": "via link\n", "etag": loaded["etag"]}, format="json"
+    )
+
+    assert saved.status_code == 200, saved.content
+    assert os.path.islink(root / "inside_link")
+    assert (root / "sub" / "inner.txt").read_text() == "via link\n"
+
+
+def test_it_refuses_a_link_loop_with_a_clear_error(owner, personas, escape_tree):
+    workspace = personas.workspace
+
+    for response in [
+        owner.get(url(workspace, "content/", "loop")),
+        owner.get(url(workspace, path="loop")),
+        owner.put(url(workspace, "content/", "loop"), {"content": "x", "etag": None}, format="json"),
+        owner.post(url(workspace), {"path": "loop/new.txt", "type": "file"}, format="json"),
+    ]:
+        assert "symbolic links" in assert_error(response, 400, "invalid_path")["message"]
+    assert os.path.islink(escape_tree.root / "loop")
+
+
+def test_it_lists_deletes_and_refuses_to_open_a_fifo_without_hanging(owner, personas, root):
+    os.mkfifo(root / "pipe")
+    workspace = personas.workspace
+
+    listed = {entry["name"]: entry for entry in owner.get(url(workspace)).json()["entries"]}
+    read = owner.get(url(workspace, "content/", "pipe"))
+    download = owner.get(url(workspace, "download/", "pipe"))
+    overwrite = owner.put(url(workspace, "content/", "pipe"), {"content": "x", "etag": None}, format="json")
+    deleted = owner.delete(url(workspace, path="pipe"))
+
+    assert listed["pipe"]["type"] == "file"
+    assert_error(read, 400, "not_a_file")
+    assert_error(download, 400, "not_a_file")
+    assert_error(overwrite, 409, "not_a_file")
+    assert deleted.status_code == 204, deleted.content
+    assert not os.path.lexists(root / "pipe")
+
+
 # --- properties ----------------------------------------------------------------------------------
 
 SEGMENTS = [
@@ -637,12 +700,17 @@ def test_it_resolves_every_path_inside_the_workspace_or_refuses_it(bare_escape_t
     root = bare_escape_tree.root
     for follow in (True, False):
         try:
-            resolved = files.resolve(root, relative, follow_final_symlink=follow)
+            with files.locate(root, relative, follow_final_symlink=follow) as location:
+                # What the walk holds open is what every operation then acts on.
+                folder = os.readlink(f"/proc/self/fd/{location.directory_fd}")
+                assert is_inside(folder, root), (relative, folder)
+                assert "/" not in location.name and location.name not in ("..", "."), (relative, location)
+                if follow and location.name:
+                    with contextlib.suppress(FileNotFoundError):
+                        own = os.stat(location.name, dir_fd=location.directory_fd, follow_symlinks=False)
+                        assert not stat.S_ISLNK(own.st_mode), (relative, location)
         except files.FilesError as error:
             assert 400 <= error.status < 500
-            continue
-        checked = resolved.absolute if follow else resolved.absolute.parent
-        assert is_inside(checked if resolved.relative else resolved.absolute, root), (relative, resolved)
 
 
 api_settings = hsettings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
