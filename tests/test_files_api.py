@@ -762,3 +762,65 @@ def test_it_never_lists_anything_outside_the_workspace(owner, personas, escape_t
         body = response.json()
         assert is_inside(escape_tree.root / body["path"], escape_tree.root)
         assert not OUTSIDE_NAMES & {entry["name"] for entry in body["entries"]}
+
+
+# --- control characters in names ------------------------------------------------------------------
+
+CONTROL_NAMES = {
+    "tab": "a\tb.txt",
+    "line-break": "a\nb.txt",
+    "escape": "\x1b[31mred.txt",
+    "bell": "ding\x07.txt",
+    "delete": "del\x7f.txt",
+    "c1-next-line": "next\x85line.txt",
+    "c1-csi": "\x9b31m.txt",
+}
+
+
+@pytest.mark.parametrize("name", CONTROL_NAMES.values(), ids=CONTROL_NAMES.keys())
+def test_it_refuses_control_characters_in_new_names_on_every_write(owner, personas, root, name):
+    workspace = personas.workspace
+    before = sorted(str(path) for path in root.rglob("*"))
+
+    responses = {
+        "create file": owner.post(url(workspace), {"path": f"sub/{name}", "type": "file"}, format="json"),
+        "create folder": owner.post(url(workspace), {"path": name, "type": "directory"}, format="json"),
+        "save": owner.put(url(workspace, "content/", f"sub/{name}"), {"content": "x", "etag": None}, format="json"),
+        "rename": owner.post(url(workspace, "move/"), {"source": "main.py", "destination": name}, format="json"),
+        "move": owner.post(url(workspace, "move/"), {"source": "main.py", "destination": f"sub/{name}"}, format="json"),
+        "upload": upload(owner, workspace, name, b"x", directory="sub"),
+    }
+
+    for route, response in responses.items():
+        error = assert_error(response, 400, "invalid_name")
+        assert "control characters" in error["message"], route
+        # Shown escaped: the message itself must not carry the control characters.
+        assert "\\x" in error["message"] and not any(map(files.is_control_character, error["message"])), route
+    assert sorted(str(path) for path in root.rglob("*")) == before
+
+
+def test_it_still_opens_saves_renames_and_deletes_names_with_control_characters_made_in_the_terminal(
+    owner, personas, root
+):
+    workspace = personas.workspace
+    (root / "tab\there.txt").write_text("made in a shell\n")
+    (root / "esc\x1bdir").mkdir()
+
+    listed = owner.get(url(workspace)).json()["entries"]
+    loaded = owner.get(url(workspace, "content/", "tab\there.txt"))
+    saved = owner.put(
+        url(workspace, "content/", "tab\there.txt"),
+        {"content": "edited\n", "etag": loaded.json()["etag"]},
+        format="json",
+    )
+    renamed = owner.post(
+        url(workspace, "move/"), {"source": "tab\there.txt", "destination": "clean.txt"}, format="json"
+    )
+    deleted = owner.delete(url(workspace, path="esc\x1bdir"))
+
+    assert {"tab\there.txt", "esc\x1bdir"} <= {entry["name"] for entry in listed}
+    assert loaded.status_code == 200 and saved.status_code == 200, (loaded.content, saved.content)
+    assert renamed.status_code == 200, renamed.content
+    assert deleted.status_code == 204, deleted.content
+    assert (root / "clean.txt").read_text() == "edited\n"
+    assert sorted(path.name for path in root.iterdir()) == ["clean.txt", "main.py", "sub"]

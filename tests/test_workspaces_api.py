@@ -77,6 +77,19 @@ def test_it_rejects_unknown_fields_and_bad_types(api, personas):
     assert Workspace.objects.count() == 1
 
 
+@pytest.mark.parametrize("name", ["tab\there", "bell\x07", "escape\x1b[2J", "delete\x7f", "c1\x85next", "csi\x9b2J"])
+def test_it_refuses_control_characters_in_workspace_names(api, personas, name):
+    client = api.as_user(personas.owner)
+
+    created = client.post("/api/v1/workspaces/", {"name": name}, format="json")
+    renamed = client.patch(f"/api/v1/workspaces/{personas.workspace.pk}/", {"name": name}, format="json")
+
+    for response in (created, renamed):
+        assert response.status_code == 400, response.content
+        assert response.json()["error"]["details"] == {"name": ["The name must not contain control characters."]}
+    assert list(Workspace.objects.values_list("name", flat=True)) == ["Team project"]
+
+
 def test_it_answers_413_for_huge_bodies(api, personas, settings):
     huge = '{"name": "' + "x" * (settings.DATA_UPLOAD_MAX_MEMORY_SIZE + 10) + '"}'
 

@@ -16,6 +16,7 @@ import os
 import secrets
 import shutil
 import stat
+import unicodedata
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
@@ -72,6 +73,32 @@ def normalise(relative: object) -> str:
         if len(encoded) > MAX_NAME_BYTES:
             raise FilesError(400, "name_too_long", f"A file or folder name is longer than {MAX_NAME_BYTES} bytes.")
     return "/".join(parts)
+
+
+def is_control_character(character: str) -> bool:
+    """C0 controls, DEL and C1 controls: the characters Unicode files under Cc."""
+    return unicodedata.category(character) == "Cc"
+
+
+def _escaped(name: str) -> str:
+    return "".join(f"\\x{ord(c):02x}" if is_control_character(c) else c for c in name)
+
+
+def refuse_control_characters(name: str) -> None:
+    """Refuse a name the API is about to create if it holds control characters.
+
+    A tab, a line break or an escape sequence in a file name breaks shells,
+    terminals and logs that show it. Names already on disk (made in the
+    terminal) stay readable, movable and deletable; only new names are checked.
+    """
+    if any(is_control_character(character) for character in name):
+        raise FilesError(
+            400,
+            "invalid_name",
+            f"'{_escaped(name)}': file and folder names must not contain control characters "
+            "(such as tabs, line breaks or escape codes).",
+            {"name": _escaped(name)},
+        )
 
 
 def _last_name(normalised: str) -> str:
@@ -388,6 +415,8 @@ def write_text(root: Path, relative: object, content: str, expected_etag: str | 
     saved and the link kept.
     """
     normalised = normalise(relative)
+    if normalised and expected_etag is None:
+        refuse_control_characters(_last_name(normalised))
     with _workspace(root) as opened, _write_target(opened, normalised) as target:
         if not target.name:
             raise FilesError(409, "not_a_file", f"'{normalised}' is a folder.")
@@ -417,6 +446,8 @@ def create(root: Path, relative: object, kind: str) -> dict:
     normalised = normalise(relative)
     if kind not in ("file", "directory"):
         raise FilesError(400, "invalid_type", "type must be 'file' or 'directory'.")
+    if normalised:
+        refuse_control_characters(_last_name(normalised))
     with _workspace(root) as opened, _write_target(opened, normalised) as target:
         if target.through_link or not target.name:
             raise FilesError(409, "exists", f"'{normalised}' already exists.")
@@ -437,6 +468,8 @@ def move(root: Path, source: object, destination: object) -> dict:
     target_path = normalise(destination)
     if not origin_path:
         raise FilesError(400, "invalid_path", "The workspace root cannot be moved.")
+    if target_path:
+        refuse_control_characters(_last_name(target_path))
     with (
         _workspace(root) as opened,
         _locate(opened, origin_path, follow_final=False) as origin,
@@ -520,6 +553,7 @@ def save_upload(
     folder = normalise(directory)
     if "/" in name or name in ("", ".", ".."):
         raise FilesError(400, "invalid_name", "The uploaded file needs a plain file name.")
+    refuse_control_characters(name)
     normalised = normalise(f"{folder}/{name}" if folder else name)
     with _workspace(root) as opened, _write_target(opened, normalised) as target:
         if not target.name:
