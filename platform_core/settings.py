@@ -212,8 +212,12 @@ CONTENT_SECURITY_POLICY = {
 # the largest editable file.
 FILES_MAX_BYTES = env_int("FILES_MAX_BYTES", 5 * 1024 * 1024, minimum=1024)
 UPLOAD_MAX_BYTES = env_int("UPLOAD_MAX_BYTES", 50 * 1024 * 1024, minimum=1024)
-DATA_UPLOAD_MAX_MEMORY_SIZE = FILES_MAX_BYTES * 2 + 64 * 1024
+DATA_UPLOAD_MAX_MEMORY_SIZE = FILES_MAX_BYTES * 2 + 64 * 1024  # also the API's JSON body limit (413)
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
+# JSON from clients (API bodies, WebSocket messages) nested deeper than this is
+# refused before parsing (platform_core/json_limits.py): Python's parser
+# recurses once per level, and nothing the platform takes needs a tenth of it.
+JSON_MAX_DEPTH = env_int("JSON_MAX_DEPTH", 64, minimum=8)
 
 # Internationalisation --------------------------------------------------------
 LANGUAGE_CODE = "en-us"
@@ -348,7 +352,7 @@ REST_FRAMEWORK = {
         "rest_framework.filters.OrderingFilter",
     ],
     "DEFAULT_PARSER_CLASSES": [
-        "rest_framework.parsers.JSONParser",
+        "platform_core.api.parsers.LimitedJSONParser",
         "rest_framework.parsers.MultiPartParser",
         "rest_framework.parsers.FormParser",
     ],
