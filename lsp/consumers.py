@@ -21,6 +21,7 @@ from lsp.manager import (
     get_language_server_manager,
 )
 from lsp.servers import SERVER_NAMES
+from platform_core import websocket_limits
 from platform_core.access import LiveSocket, get_access_watcher
 from platform_core.close_codes import FAILED, FORBIDDEN, LIMIT_REACHED, NOT_FOUND
 from platform_core.consumers import DirectDispatchMixin
@@ -29,7 +30,7 @@ from workspaces.roles import EDIT_FILES
 
 logger = structlog.get_logger(__name__)
 
-MAX_TEXT_FRAME_BYTES = 4 * 1024 * 1024  # a whole file in didOpen / didChange fits
+MAX_TEXT_FRAME_BYTES = websocket_limits.LSP_MESSAGE_BYTES  # a whole file in didOpen / didChange fits
 INTERNAL_ERROR = 1011
 EDIT, VIEW = "edit", "view"  # access levels: a language server needs the right to edit files
 

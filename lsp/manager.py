@@ -63,6 +63,8 @@ def policy_from_settings() -> Policy:
         frame_log_size=settings.LSP_FRAME_LOG_SIZE,
         trace_payloads=settings.LSP_TRACE_PAYLOADS,
         stderr_max_bytes=settings.LSP_STDERR_MAX_BYTES,
+        json_max_depth=settings.JSON_MAX_DEPTH,
+        websocket_max_message_bytes=settings.WEBSOCKET_MAX_MESSAGE_BYTES,
     )
 
 

@@ -13,6 +13,7 @@ import dj_database_url
 import structlog
 from django.core.exceptions import ImproperlyConfigured
 
+from platform_core import websocket_limits
 from platform_core.env import (
     env_bool,
     env_choice,
@@ -264,6 +265,21 @@ else:
 # Redis, an expired session), every this many seconds (platform_core/access.py).
 ACCESS_RECHECK_SECONDS = env_int("ACCESS_RECHECK_SECONDS", 30, minimum=1)
 
+# WebSocket messages: daphne closes a socket with 1009 beyond this. Below it
+# each route answers frames over its own limit (platform_core/websocket_limits.py)
+# with a notice and carries on, so it must lie above every route's limit.
+WEBSOCKET_MAX_MESSAGE_BYTES = env_int(
+    "WEBSOCKET_MAX_MESSAGE_BYTES", websocket_limits.DEFAULT_SERVER_MAX_MESSAGE_BYTES, minimum=1
+)
+if WEBSOCKET_MAX_MESSAGE_BYTES <= websocket_limits.LARGEST_ROUTE_LIMIT:
+    raise ImproperlyConfigured(
+        f"WEBSOCKET_MAX_MESSAGE_BYTES must be above {websocket_limits.LARGEST_ROUTE_LIMIT}, the largest limit "
+        "of a WebSocket route (docs/protocols.md), or frames a route would answer are cut off instead."
+    )
+# `manage.py runserver` (daphne's) reads these; everything else starts daphne
+# through platform_core/daphne_server.py.
+DAPHNE_WEBSOCKET_MAX_MESSAGE_SIZE = DAPHNE_WEBSOCKET_MAX_FRAME_SIZE = WEBSOCKET_MAX_MESSAGE_BYTES
+
 # Celery -----------------------------------------------------------------------
 # Without Redis the broker is kombu's filesystem transport (with an atomic-write
 # fix, platform_core.embedded_broker): a real worker process consumes real
@@ -332,6 +348,17 @@ LSP_FRAME_LOG_SIZE = env_int("LSP_FRAME_LOG_SIZE", 200, minimum=0)  # frame meta
 LSP_TRACE_PAYLOADS = env_bool("LSP_TRACE_PAYLOADS", False)  # development only: keep message bodies too
 LSP_STDERR_MAX_BYTES = env_int("LSP_STDERR_MAX_BYTES", 1024 * 1024, minimum=1024)  # per file, 3 kept
 LSP_LOG_DIR = env_path("LSP_LOG_DIR", DATA_DIR / "lsp-logs")
+
+# Editor: files larger than EDITOR_LSP_MAX_BYTES open without language servers
+# (didOpen sends a whole file, JSON-escaped, in one message), larger than
+# EDITOR_EDIT_MAX_BYTES read-only. The page reads both (templates/workspaces/ide.html).
+EDITOR_LSP_MAX_BYTES = env_int("EDITOR_LSP_MAX_BYTES", 1024 * 1024, minimum=0)
+EDITOR_EDIT_MAX_BYTES = env_int("EDITOR_EDIT_MAX_BYTES", 2 * 1024 * 1024, minimum=0)
+if EDITOR_LSP_MAX_BYTES > websocket_limits.LSP_MESSAGE_BYTES // 2:
+    raise ImproperlyConfigured(
+        f"EDITOR_LSP_MAX_BYTES must be at most {websocket_limits.LSP_MESSAGE_BYTES // 2}: escaping can double "
+        "a file's size in the message that opens it, which must stay within the language-server message limit."
+    )
 
 # Qdrant -------------------------------------------------------------------------
 QDRANT_URL = env_str("QDRANT_URL")

@@ -5,6 +5,7 @@ from functools import partial
 
 from channels.db import database_sync_to_async
 
+from platform_core import websocket_limits
 from platform_core.access import LiveSocket, get_access_watcher
 from platform_core.close_codes import FORBIDDEN
 from platform_core.consumers import DirectDispatchMixin, TolerantJsonConsumer
@@ -15,6 +16,8 @@ from terminal.runner_requests import InvalidRunRequest, parse_run_request
 
 class RunnerConsumer(DirectDispatchMixin, TolerantJsonConsumer):
     """Translates runner frames; the RunnerManager owns the processes."""
+
+    max_message_bytes = websocket_limits.RUNNER_MESSAGE_BYTES
 
     async def connect(self):
         self.workspace = None

@@ -16,7 +16,9 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 import structlog
+from django.conf import settings
 
+from platform_core import json_limits, websocket_limits
 from platform_core.close_codes import RESTART
 from terminal import metrics
 from workspaces.runtime.base import InputOverflowError, RuntimeProcess
@@ -24,8 +26,8 @@ from workspaces.runtime.base import InputOverflowError, RuntimeProcess
 logger = structlog.get_logger(__name__)
 
 # Protocol limits (docs/protocols.md).
-MAX_TEXT_FRAME_BYTES = 64 * 1024
-MAX_BINARY_FRAME_BYTES = 1024 * 1024
+MAX_TEXT_FRAME_BYTES = websocket_limits.TERMINAL_CONTROL_BYTES
+MAX_BINARY_FRAME_BYTES = websocket_limits.TERMINAL_INPUT_BYTES
 MAX_DIMENSION = 1000
 REPLAY_FRAME_BYTES = 64 * 1024
 # Output queued for a client while a send is in flight leaves as one frame of at most this.
@@ -59,7 +61,9 @@ def _is_int(value: Any) -> bool:
 def parse_control_message(text: str) -> dict[str, Any]:
     """The validated control message in ``text``; raises ``ControlMessageError``."""
     try:
-        message = json.loads(text)
+        message = json_limits.loads(text, max_depth=settings.JSON_MAX_DEPTH)
+    except json_limits.JsonLimitError as error:
+        raise ControlMessageError(str(error)) from None
     except ValueError:
         raise ControlMessageError("Text frames must be JSON control messages.") from None
     if not isinstance(message, dict) or not isinstance(message.get("type"), str):

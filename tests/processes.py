@@ -3,7 +3,6 @@
 import os
 import socket
 import subprocess
-import sys
 import threading
 import time
 import urllib.request
@@ -13,7 +12,7 @@ from urllib.parse import urlsplit, urlunsplit
 from django.conf import settings
 from django.db import connection
 
-from platform_core import embedded_broker
+from platform_core import daphne_server, embedded_broker
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -111,7 +110,7 @@ def free_port() -> int:
 def start_server(log_dir: Path) -> tuple[ChildProcess, str]:
     port = free_port()
     server = ChildProcess(
-        [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "platform_core.asgi:application"],
+        daphne_server.command("-b", "127.0.0.1", "-p", str(port)),
         environment_for_test_database(),
         log_dir / "daphne.log",
     )

@@ -152,7 +152,6 @@ def _resolve_cwd(root: Path, cwd: str | None) -> Path:
 
 READ_CHUNK_BYTES = 64 * 1024
 _PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
-MAX_PENDING_INPUT_BYTES = 1024 * 1024
 # How long to wait for a SIGKILLed process before leaving it to the exit watcher.
 KILL_WAIT_SECONDS = 5.0
 _PR_SET_PDEATHSIG = 1
@@ -382,7 +381,7 @@ class LocalProcess(RuntimeProcess):
     def write(self, data: bytes) -> None:
         if self._input_fd is None or self._close_input_when_flushed or not data:
             return
-        if len(self._pending_input) + len(data) > MAX_PENDING_INPUT_BYTES:
+        if len(self._pending_input) + len(data) > self.max_pending_input_bytes:
             raise InputOverflowError("The process is not reading its input; the input was dropped.")
         self._pending_input += data
         self._flush_input()

@@ -15,6 +15,8 @@ import time
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
+from platform_core import daphne_server
+
 
 class Command(BaseCommand):
     help = "Serve the platform (daphne) together with a Celery worker."
@@ -30,11 +32,7 @@ class Command(BaseCommand):
         processes: list[subprocess.Popen] = []
         if not no_worker:
             processes.append(subprocess.Popen(worker_command(worker_concurrency)))  # noqa: S603
-        processes.append(
-            subprocess.Popen(  # noqa: S603
-                [sys.executable, "-m", "daphne", "-b", host, "-p", str(port), "platform_core.asgi:application"]
-            )
-        )
+        processes.append(subprocess.Popen(daphne_server.command("-b", host, "-p", str(port))))  # noqa: S603
         self.stdout.write(f"Devbench is serving at http://{host}:{port}/ (Ctrl+C stops it)")
 
         stopping = False
