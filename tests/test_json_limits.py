@@ -150,3 +150,16 @@ def test_json_within_the_depth_reaches_the_serializer(api, personas):
 
     assert response.status_code == 400
     assert response.json()["error"]["code"] == "invalid"
+
+
+# JSON the platform reads from workspace files -----------------------------------------------------------------
+
+
+def test_a_deeply_nested_pyrightconfig_is_left_alone_instead_of_crashing_the_session_start(tmp_path):
+    from workspaces.environment.pyright_config import ensure_pyright_config
+
+    deep = "[" * 100_000 + "]" * 100_000
+    (tmp_path / "pyrightconfig.json").write_text(deep)
+
+    assert ensure_pyright_config(tmp_path) is False
+    assert (tmp_path / "pyrightconfig.json").read_text() == deep

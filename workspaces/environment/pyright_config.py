@@ -14,7 +14,9 @@ from contextlib import suppress
 from pathlib import Path
 
 import structlog
+from django.conf import settings
 
+from platform_core import json_limits
 from workspaces import beneath
 
 logger = structlog.get_logger(__name__)
@@ -54,7 +56,8 @@ def ensure_pyright_config(root: Path) -> bool:
                 return False  # a folder or a FIFO: not ours to replace
             with os.fdopen(descriptor, "rb") as stream:
                 try:
-                    current = json.loads(stream.read(CONFIG_MAX_BYTES + 1))
+                    # The user's file: deep nesting must not crash the session start (RecursionError).
+                    current = json_limits.loads(stream.read(CONFIG_MAX_BYTES + 1), max_depth=settings.JSON_MAX_DEPTH)
                 except (OSError, ValueError):
                     logger.info("pyright_config_unreadable", path=CONFIG_FILE)
                     return False
