@@ -287,7 +287,7 @@ DAPHNE_WEBSOCKET_MAX_MESSAGE_SIZE = DAPHNE_WEBSOCKET_MAX_FRAME_SIZE = WEBSOCKET_
 CELERY_BROKER_DIR = env_path("CELERY_BROKER_DIR", DATA_DIR / "celery-broker")
 if REDIS_URL:
     CELERY_BROKER_URL = REDIS_URL
-    CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {}
+    CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {}  # visibility_timeout: below
 else:
     CELERY_BROKER_URL = "devbench-fs://"  # platform_core.embedded_broker
     CELERY_BROKER_TRANSPORT_OPTIONS = {
@@ -304,8 +304,47 @@ CELERY_TASK_ROUTES = {
     "workspaces.tasks.*": {"queue": "provision"},
     "rag.tasks.*": {"queue": "index"},
 }
-CELERY_TASK_ACKS_LATE = True
+# At most once unless a task says otherwise: a task that is safe to run twice
+# opts in to acks_late and reject_on_worker_lost (workspaces/tasks.py says why
+# each one is), so a worker that dies mid-task does not lose its message.
+CELERY_TASK_ACKS_LATE = False
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Time limits, in seconds. At the soft limit the task gets an exception inside
+# (its job fails with a message saying so); JOB_HARD_TIME_LIMIT_GRACE_SECONDS
+# later the worker kills the process if it is still running. The prefork pool
+# (the default, and serve's) enforces both.
+JOB_HARD_TIME_LIMIT_GRACE_SECONDS = 30
+JOB_TIME_LIMITS = {
+    # Mostly creating the venv: seconds on a normal machine, minutes on a slow disk.
+    "workspace.provision": env_int("PROVISION_TIME_LIMIT_SECONDS", 600, minimum=10),
+}
+# Every other task (moving a deleted workspace to the trash, ...).
+CELERY_TASK_SOFT_TIME_LIMIT = env_int("TASK_TIME_LIMIT_SECONDS", 300, minimum=10)
+CELERY_TASK_TIME_LIMIT = CELERY_TASK_SOFT_TIME_LIMIT + JOB_HARD_TIME_LIMIT_GRACE_SECONDS
+CELERY_TASK_ANNOTATIONS = {
+    "workspaces.tasks.provision_workspace": {
+        "soft_time_limit": JOB_TIME_LIMITS["workspace.provision"],
+        "time_limit": JOB_TIME_LIMITS["workspace.provision"] + JOB_HARD_TIME_LIMIT_GRACE_SECONDS,
+    },
+}
+if REDIS_URL:
+    # Redis hands an unacknowledged message to a worker again after this many
+    # seconds (kombu's default is an hour). It must outlast every task's hard
+    # time limit, or a task still running would start a second time elsewhere.
+    CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"] = max(
+        3600, max([*JOB_TIME_LIMITS.values(), CELERY_TASK_SOFT_TIME_LIMIT]) + JOB_HARD_TIME_LIMIT_GRACE_SECONDS + 300
+    )
+# The job sweeper (platform_core/job_sweeper.py), run by every worker at start
+# and then every JOB_SWEEP_INTERVAL_SECONDS, and by `manage.py sweep_jobs`: it
+# fails running jobs whose worker process is gone, or that showed no progress
+# for longer than their hard time limit plus JOB_STALE_MARGIN_SECONDS, and jobs
+# still queued after JOB_QUEUED_TIMEOUT_SECONDS (their message was lost).
+JOB_SWEEP_INTERVAL_SECONDS = env_int("JOB_SWEEP_INTERVAL_SECONDS", 60, minimum=1)
+JOB_STALE_MARGIN_SECONDS = env_int("JOB_STALE_MARGIN_SECONDS", 120, minimum=0)
+JOB_QUEUED_TIMEOUT_SECONDS = env_int("JOB_QUEUED_TIMEOUT_SECONDS", 3600, minimum=60)
+# A job is started at most this many times: each extra start means the worker
+# running it died, and a task that kills its worker must not loop forever.
+JOB_MAX_ATTEMPTS = env_int("JOB_MAX_ATTEMPTS", 3, minimum=1)
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_WORKER_QUEUES = env_list("CELERY_QUEUES", ["default", "provision", "index"])

@@ -87,15 +87,15 @@ class ChildProcess:
         self._reader.join(timeout=5)
 
 
-def start_worker(log_dir: Path) -> ChildProcess:
+def start_worker(log_dir: Path, extra_env: dict[str, str] | None = None, name: str = "celery-worker") -> ChildProcess:
     from platform_core.management.commands.serve import worker_command
 
     # INFO: tests read the worker's log lines ("ready", task events).
-    env = environment_for_test_database() | {"LOG_LEVEL": "INFO"}
+    env = environment_for_test_database() | {"LOG_LEVEL": "INFO"} | (extra_env or {})
     worker = ChildProcess(
         worker_command(concurrency=1) + ["--loglevel", "INFO", "--hostname", f"test-{os.getpid()}@%h"],
         env,
-        log_dir / "celery-worker.log",
+        log_dir / f"{name}.log",
     )
     worker.wait_for_line("ready", timeout=60)
     return worker

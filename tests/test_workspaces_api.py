@@ -46,6 +46,30 @@ def test_it_renames_for_owners_only(api, personas):
     assert renamed.json()["name"] == "Renamed"
 
 
+def test_it_retries_the_provisioning_of_a_workspace_in_error_for_owners(api, personas):
+    Job.objects.filter(target_id=str(personas.workspace.pk)).update(status=Job.Status.FAILED)
+    Workspace.objects.filter(pk=personas.workspace.pk).update(
+        status=Workspace.Status.ERROR, status_message="Provisioning did not finish."
+    )
+    url = f"/api/v1/workspaces/{personas.workspace.pk}/reprovision/"
+
+    refused = api.as_user(personas.editor).post(url)
+    retried = api.as_user(personas.owner).post(url)
+
+    assert refused.status_code == 403
+    assert retried.status_code == 202
+    assert retried.json()["status"] == "pending"
+    assert retried.json()["status_message"] == ""
+    jobs = Job.objects.filter(kind="workspace.provision", target_id=str(personas.workspace.pk)).order_by("id")
+    assert [job.status for job in jobs] == [Job.Status.FAILED, Job.Status.QUEUED]
+    audit = AuditLog.objects.get(action="workspace.reprovision")
+    assert audit.actor == personas.owner
+    assert audit.changes == {"status": ["error", "pending"]}
+    job = api.as_user(personas.owner).get(f"/api/v1/jobs/{jobs.last().pk}/").json()
+    assert job["attempts"] == 0
+    assert job["heartbeat_at"] is None
+
+
 def test_it_requires_the_exact_name_to_delete(api, personas):
     url = f"/api/v1/workspaces/{personas.workspace.pk}/"
     client = api.as_user(personas.owner)

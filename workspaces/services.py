@@ -14,6 +14,8 @@ from platform_core.jobs import create_job
 from workspaces.models import Membership, Workspace
 from workspaces.roles import ALL_PERMISSIONS, ROLE_PERMISSIONS
 
+PROVISION_JOB_KIND = "workspace.provision"
+
 
 class MembershipError(ValueError):
     """A membership change that would leave the workspace in a bad state."""
@@ -33,7 +35,7 @@ def _grant_role(membership: Membership) -> None:
 def _enqueue_provisioning(workspace: Workspace, acting_user) -> None:
     from workspaces.tasks import provision_workspace
 
-    job = create_job("workspace.provision", target=workspace, created_by=acting_user)
+    job = create_job(PROVISION_JOB_KIND, target=workspace, created_by=acting_user)
     transaction.on_commit(lambda: provision_workspace.delay(workspace.pk, job.pk))
 
 

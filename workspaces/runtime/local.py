@@ -30,6 +30,10 @@ from workspaces.runtime.base import (
 logger = structlog.get_logger(__name__)
 
 VENV_TIMEOUT_SECONDS = 300
+# Written into .venv once virtualenv has finished: a run cut short (a worker
+# killed mid-way) leaves bin/python behind without pip or activate scripts, and
+# the next run must build the venv again rather than take it as done.
+VENV_COMPLETE_MARKER = ".devbench-venv-complete"
 
 
 class ProvisioningError(RuntimeError):
@@ -62,11 +66,14 @@ class LocalRuntime(WorkspaceRuntime):
         root.mkdir(parents=True, exist_ok=True)
 
         venv = root / ".venv"
-        if (venv / "bin" / "python").exists():
+        if (venv / VENV_COMPLETE_MARKER).exists():
             report(80, "Virtual environment already present")
         else:
+            # virtualenv completes an unfinished venv in place; packages already
+            # installed in an older venv without the marker are kept.
             report(30, "Creating the virtual environment (.venv)")
             self._create_venv(venv)
+            (venv / VENV_COMPLETE_MARKER).write_text("virtualenv finished\n")
         if not any(path for path in root.iterdir() if path.name != ".venv"):
             (root / "main.py").write_text('print("Hello from Devbench")\n')
         # Also for an existing venv: re-provisioning repairs and upgrades the hooks.
@@ -87,6 +94,9 @@ class LocalRuntime(WorkspaceRuntime):
                 text=True,
                 timeout=VENV_TIMEOUT_SECONDS,
                 check=False,
+                # Dies with the worker process: a virtualenv left running after a
+                # kill would race the retry writing the same venv.
+                preexec_fn=_die_with_parent(os.getpid()),
             )
         except FileNotFoundError as error:
             raise ProvisioningError(f"Python interpreter not found: {python}") from error
@@ -183,6 +193,18 @@ def _prepare_pty_child(parent_pid: int) -> None:
         _prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
         if os.getppid() != parent_pid:  # the parent died before prctl took effect
             os._exit(1)
+
+
+def _die_with_parent(parent_pid: int):
+    """A preexec_fn that gives the child SIGKILL when its parent dies (Linux; no-op elsewhere)."""
+
+    def prepare() -> None:
+        if _prctl is not None:
+            _prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+            if os.getppid() != parent_pid:  # the parent died before prctl took effect
+                os._exit(1)
+
+    return prepare
 
 
 def session_members(session_id: int) -> list[int]:
