@@ -127,7 +127,7 @@ def failure_message(job: Job, error: BaseException) -> str:
     if isinstance(error, SoftTimeLimitExceeded):
         # The limits in force travel in the task's message, set by the process
         # that queued it; this worker's settings are only the fallback.
-        hard, soft = getattr(current_task.request, "timelimit", None) or (None, None)
+        _hard, soft = getattr(current_task.request, "timelimit", None) or (None, None)
         limit = soft or time_limit_seconds(job.kind)
         return f"Stopped after {limit} s: longer than the time limit for this kind of job."
     return str(error)[:2000] or type(error).__name__
