@@ -303,7 +303,16 @@ async def run(args: argparse.Namespace, temp: Path, processes: list[ManagedProce
     port = free_port()
     daphne = ManagedProcess(
         "daphne",
-        [python, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "platform_core.asgi:application"],
+        [
+            python,
+            "-m",
+            "platform_core.daphne_server",
+            "-b",
+            "127.0.0.1",
+            "-p",
+            str(port),
+            "platform_core.asgi:application",
+        ],
         env=env,
         log_path=temp / "daphne.log",
     )

@@ -702,7 +702,7 @@ async def start_targets(environment: Environment, args: argparse.Namespace) -> t
     daphne_port = free_port()
     daphne = ManagedProcess(
         "daphne",
-        [python, "-m", "daphne", "-b", "127.0.0.1", "-p", str(daphne_port), args.asgi_application],
+        [python, "-m", "platform_core.daphne_server", "-b", "127.0.0.1", "-p", str(daphne_port), args.asgi_application],
         env=env,
         log_path=temp / "daphne.log",
     )

@@ -78,7 +78,9 @@ case "$role" in
         if is_true "${BEHIND_TLS_PROXY:-0}"; then
             set -- --proxy-headers "$@"
         fi
-        exec daphne -b 0.0.0.0 -p 8000 "$@" platform_core.asgi:application
+        # Through the platform's launcher: daphne with the WebSocket message
+        # limit of the settings (platform_core/daphne_server.py).
+        exec python -m platform_core.daphne_server -b 0.0.0.0 -p 8000 "$@" platform_core.asgi:application
         ;;
     worker)
         exec celery -A platform_core worker \

@@ -63,6 +63,8 @@ def policy_from_settings() -> Policy:
         frame_log_size=settings.LSP_FRAME_LOG_SIZE,
         trace_payloads=settings.LSP_TRACE_PAYLOADS,
         stderr_max_bytes=settings.LSP_STDERR_MAX_BYTES,
+        json_max_depth=settings.JSON_MAX_DEPTH,
+        websocket_max_message_bytes=settings.WEBSOCKET_MAX_MESSAGE_BYTES,
     )
 
 
@@ -147,6 +149,17 @@ class LanguageServerManager:
             session.idle_handle = self.loop.call_later(
                 session.policy.idle_ttl, lambda: self._background.start(session.stop("idle"))
             )
+
+    def revoke(self, session: LanguageServerSession, client: LspClient, notice: str, code: int, reason: str) -> None:
+        """The client's user lost the right to this session: ``notice`` to the client, ``code``, stop the server.
+
+        The session is the user's own (one per workspace, user and server), so
+        nobody else loses a server.
+        """
+        session.detach(client)  # its documents are closed, requests the server sent it answered
+        client.send(notice)
+        client.close(code, reason)
+        self._background.start(session.stop("access_revoked"))
 
     def _on_finished(self, session: LanguageServerSession) -> None:
         key = (session.workspace_id, session.user_id, session.spec.name)

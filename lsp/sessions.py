@@ -43,6 +43,7 @@ from lsp import metrics
 from lsp.framing import FramingError, MessageReader, frame
 from lsp.paths import OutsideWorkspaceError, PathMapper
 from lsp.servers import ServerSpec, path_roots
+from platform_core import json_limits, websocket_limits
 from platform_core.background import BackgroundTasks
 from platform_core.close_codes import FAILED, REPLACED, RESTART
 from workspaces.runtime.base import InputOverflowError, RuntimeProcess
@@ -76,6 +77,8 @@ class Policy:
     frame_log_size: int
     trace_payloads: bool
     stderr_max_bytes: int
+    json_max_depth: int  # of a browser's message
+    websocket_max_message_bytes: int  # daphne sends nothing larger to the browser
 
 
 def backoff_delay(attempt: int, base: float, cap: float, rng: random.Random | None = None) -> float:
@@ -266,6 +269,9 @@ class LanguageServerSession:
             # A missing program or workspace does not fix itself: no retries.
             self._give_up(f"It could not start ({error}).")
             return
+        # Room for two of the largest messages a browser may send (a didOpen of
+        # a large file and what follows it) while the server reads the first.
+        process.max_pending_input_bytes = 2 * websocket_limits.LSP_MESSAGE_BYTES
         self.process = process
         self.started_at = time.time()
         self.last_error = None
@@ -410,7 +416,10 @@ class LanguageServerSession:
         started = time.perf_counter()
         self.last_activity = time.monotonic()
         try:
-            message = json.loads(text)
+            message = json_limits.loads(text, max_depth=self.policy.json_max_depth)
+        except json_limits.JsonLimitError as error:
+            self._reply_error(client, None, JSONRPC_INVALID_REQUEST, str(error))
+            return
         except ValueError:
             self._reply_error(client, None, JSONRPC_INVALID_REQUEST, "Frames must be JSON-RPC messages.")
             return
@@ -537,6 +546,10 @@ class LanguageServerSession:
         if kind == "request":
             self._server_request(body, method, raw_id)
         self._record("server", method, json.loads(raw_id) if raw_id else None, len(body), payload=body)
+        if self._too_large_for_client(body, method):
+            if kind == "request":
+                self._answer_server(raw_id.decode())  # with its fallback, as for a browser that has gone
+            return
         self._to_client(body, started)
 
     def _server_response(self, body: bytes, raw_id: bytes, message: dict | None, started: float) -> None:
@@ -560,6 +573,9 @@ class LanguageServerSession:
         else:
             message["id"] = client_id
             body = json.dumps(message, ensure_ascii=False).encode()
+        if self._too_large_for_client(body, method):
+            self._reply_error(client, client_id, JSONRPC_REQUEST_FAILED, "The answer was too large to send.")
+            return
         self._to_client(body, started)
 
     def _server_request(self, body: bytes, method: str, raw_id: bytes) -> None:
@@ -580,6 +596,28 @@ class LanguageServerSession:
         self._pending_server[raw_id.decode()] = fallback
         if self.client is None:
             self._answer_server(raw_id.decode())
+
+    def _too_large_for_client(self, body: bytes, method: str | None) -> bool:
+        """True if daphne would refuse to send ``body`` (it raises, and the socket's writer would stop)."""
+        limit = self.policy.websocket_max_message_bytes
+        if len(body) <= limit:
+            return False
+        logger.warning("lsp_message_too_large", server=self.spec.name, method=method, bytes=len(body), limit=limit)
+        if self.client is not None:
+            self.client.send(
+                json.dumps(
+                    {
+                        "jsonrpc": "2.0",
+                        "method": "window/showMessage",
+                        "params": {
+                            "type": 2,
+                            "message": f"{self.spec.name}: a message of {len(body)} bytes ({method or 'an answer'}) "
+                            f"was dropped: messages to the browser are limited to {limit} bytes.",
+                        },
+                    }
+                )
+            )
+        return True
 
     def _to_client(self, body: bytes, started: float) -> None:
         client = self.client

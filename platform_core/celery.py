@@ -3,7 +3,7 @@
 import os
 
 from celery import Celery
-from celery.signals import setup_logging
+from celery.signals import setup_logging, worker_ready, worker_shutdown
 from django_structlog.celery.steps import DjangoStructLogInitStep
 
 from platform_core import embedded_broker
@@ -26,3 +26,19 @@ def use_django_logging(**kwargs):
     from django.conf import settings
 
     dictConfig(settings.LOGGING)
+
+
+@worker_ready.connect
+def start_job_sweeper(**kwargs):
+    # Jobs lost with a worker that died (this one, before a restart, or
+    # another) are failed now and then every JOB_SWEEP_INTERVAL_SECONDS.
+    from platform_core import job_sweeper
+
+    job_sweeper.start_in_worker()
+
+
+@worker_shutdown.connect
+def stop_job_sweeper(**kwargs):
+    from platform_core import job_sweeper
+
+    job_sweeper.stop_in_worker()

@@ -1,8 +1,8 @@
-import json
-
 from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.conf import settings
 
+from platform_core import json_limits, websocket_limits
 from platform_core.close_codes import FORBIDDEN
 
 
@@ -30,15 +30,35 @@ class DirectDispatchMixin:
 
 
 class TolerantJsonConsumer(AsyncJsonWebsocketConsumer):
-    """A JSON consumer for which a frame that is not JSON arrives as None, not as an exception
-    that would close the socket; subclasses answer it with an error message."""
+    """A JSON consumer that answers a frame it cannot take with an error message and carries on.
 
-    @classmethod
-    async def decode_json(cls, text_data):
+    Binary frames, frames over the route's ``max_message_bytes``, text that is
+    not JSON and JSON nested deeper than ``JSON_MAX_DEPTH`` get
+    ``{"type": "error", "code": "invalid_message" | "too_large", "message"}``;
+    Channels' own JSON consumer raised instead, which closed the socket with 1011.
+    """
+
+    max_message_bytes: int  # the route's limit, from platform_core/websocket_limits.py
+
+    async def receive(self, text_data=None, bytes_data=None, **kwargs):
+        if text_data is None:
+            await self.reject_frame("invalid_message", "Binary frames are not part of this protocol; send JSON text.")
+            return
+        if json_limits.utf8_size_exceeds(text_data, self.max_message_bytes):
+            await self.reject_frame("too_large", f"Messages are limited to {self.max_message_bytes} bytes.")
+            return
         try:
-            return json.loads(text_data)
+            content = json_limits.loads(text_data, max_depth=settings.JSON_MAX_DEPTH)
+        except json_limits.JsonLimitError as error:
+            await self.reject_frame("invalid_message", str(error))
+            return
         except ValueError:
-            return None
+            await self.reject_frame("invalid_message", "Messages must be JSON.")
+            return
+        await self.receive_json(content, **kwargs)
+
+    async def reject_frame(self, code: str, message: str) -> None:
+        await self.send_json({"type": "error", "code": code, "message": message})
 
 
 class PingConsumer(TolerantJsonConsumer):
@@ -46,6 +66,8 @@ class PingConsumer(TolerantJsonConsumer):
 
     Answers each ``{"type": "ping"}`` with a pong naming the signed-in user.
     """
+
+    max_message_bytes = websocket_limits.PING_MESSAGE_BYTES
 
     async def connect(self):
         user = self.scope.get("user")
@@ -61,4 +83,4 @@ class PingConsumer(TolerantJsonConsumer):
                 {"type": "pong", "user": self.scope["user"].get_username(), "data": content.get("data")}
             )
         else:
-            await self.send_json({"type": "error", "message": 'Send {"type": "ping"}.'})
+            await self.reject_frame("invalid_message", 'Send {"type": "ping"}.')

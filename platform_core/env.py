@@ -9,6 +9,8 @@ from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
 
+from platform_core.origins import parse_origin
+
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
 
@@ -47,6 +49,21 @@ def env_list(name: str, default: list[str]) -> list[str]:
     if raw is None:
         return default
     return [item.strip() for item in raw.split(",") if item.strip()]
+
+
+def env_origins(name: str, default: list[str]) -> list[str]:
+    """A comma-separated list of origins, each exactly ``scheme://host[:port]`` (http or https).
+
+    A trailing slash or a missing scheme would silently never match a browser's Origin header,
+    so they fail at start-up instead. ``https://*.example.com`` names a domain and its subdomains.
+    """
+    origins = env_list(name, default)
+    for origin in origins:
+        if parse_origin(origin, allow_wildcard=True) is None:
+            raise ImproperlyConfigured(
+                f"{name}: {origin!r} is not an origin; write scheme://host[:port], e.g. https://ide.example.com"
+            )
+    return origins
 
 
 def env_path(name: str, default: Path) -> Path:

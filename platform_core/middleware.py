@@ -1,4 +1,6 @@
 import structlog
+from csp.middleware import CSPMiddleware
+from django.core.exceptions import DisallowedHost
 
 
 class RequestIdHeaderMiddleware:
@@ -19,3 +21,27 @@ class RequestIdHeaderMiddleware:
         if request_id:
             response["X-Request-ID"] = request_id
         return response
+
+
+class ContentSecurityPolicyMiddleware(CSPMiddleware):
+    """django-csp's middleware, with this site's own WebSocket origin added to connect-src.
+
+    CSP level 3 lets 'self' cover ws:// and wss:// of the page's host, but browsers that follow
+    level 2 (Safari before 15.4, for one) do not, and the IDE's terminals and language servers
+    are WebSockets. The origin comes from the request's Host, which Django has already checked
+    against ALLOWED_HOSTS.
+    """
+
+    def get_policy_parts(self, request, response, report_only=False):
+        parts = super().get_policy_parts(request, response, report_only)
+        try:
+            host = request.get_host()
+        except DisallowedHost:  # the "bad request" page opens no sockets
+            return parts
+        update = dict(parts.update or {})
+        connect_sources = update.get("connect-src") or []
+        if isinstance(connect_sources, str):
+            connect_sources = [connect_sources]
+        update["connect-src"] = [*connect_sources, f"{'wss' if request.is_secure() else 'ws'}://{host}"]
+        parts.update = update
+        return parts

@@ -9,7 +9,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from platform_core import audit
+from platform_core import access, audit
 from platform_core.models import ApiToken, User
 from platform_core.models.tokens import generate_token, hash_token
 
@@ -65,6 +65,8 @@ def do_revoke_api_token(token: ApiToken, *, acting_user: User) -> ApiToken:
         token.revoked_at = timezone.now()
         token.save(update_fields=["revoked_at"])
         audit.record(acting_user, "token.revoke", token, changes={"revoked_at": (None, token.revoked_at.isoformat())})
+        # No WebSocket authenticates with a token today; one that does is closed by this.
+        access.announce_access_change("token_revoked", user_id=token.user_id, token_id=token.pk)
     return token
 
 

@@ -13,11 +13,13 @@ import dj_database_url
 import structlog
 from django.core.exceptions import ImproperlyConfigured
 
+from platform_core import websocket_limits
 from platform_core.env import (
     env_bool,
     env_choice,
     env_int,
     env_list,
+    env_origins,
     env_path,
     env_secret,
     env_str,
@@ -27,6 +29,9 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = env_path("DATA_DIR", BASE_DIR / "var")
 
 DEBUG = env_bool("DEBUG", False)
+# `serve` refuses to bind a DEBUG server to anything but loopback unless this is on: DEBUG pages
+# and the development key are for this machine (platform_core/management/commands/serve.py).
+ALLOW_DEBUG_ON_NETWORK = env_bool("ALLOW_DEBUG_ON_NETWORK", False)
 
 # A development key is only acceptable while DEBUG is on.
 SECRET_KEY = env_secret("SECRET_KEY")
@@ -36,7 +41,10 @@ if not SECRET_KEY:
     SECRET_KEY = "devbench-insecure-development-key-do-not-use-in-production"  # noqa: S105 - DEBUG only
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"])
-CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
+CSRF_TRUSTED_ORIGINS = env_origins("CSRF_TRUSTED_ORIGINS", [])
+# WebSockets accept the site's own origin and CSRF_TRUSTED_ORIGINS (platform_core/websocket_origin.py);
+# these origins may open sockets too, without being trusted to post forms.
+WEBSOCKET_ALLOWED_ORIGINS = env_origins("WEBSOCKET_ALLOWED_ORIGINS", [])
 
 INSTALLED_APPS = [
     "daphne",
@@ -47,6 +55,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "channels",
+    "csp",
     "rest_framework",
     "django_filters",
     "drf_spectacular",
@@ -67,6 +76,8 @@ MIDDLEWARE = [
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # After WhiteNoise: static files need no policy; before the rest so error pages get one.
+    "platform_core.middleware.ContentSecurityPolicyMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -174,12 +185,40 @@ if env_bool("BEHIND_TLS_PROXY", False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 X_FRAME_OPTIONS = "DENY"
 
+# Content-Security-Policy on every page (django-csp; platform_core.middleware adds the site's own
+# ws:// or wss:// origin to connect-src). Scripts only from our own files: no inline script, no eval.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        # Monaco and xterm.js write <style> elements at run time (Monaco: its theme's token colours
+        # and per-editor rules; xterm.js: its colour theme and cursor), which neither lets us give
+        # a nonce; the Swagger UI page and the admin carry inline style attributes. Styles cannot
+        # run code, so 'unsafe-inline' here costs far less than it would for scripts.
+        "style-src": ["'self'", "'unsafe-inline'"],
+        # Monaco's and the file tree's CSS draw a few icons from data: URLs, as does Swagger UI.
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        # Monaco's editor worker is a same-origin file (static/dist/editor.worker.js).
+        "worker-src": ["'self'", "blob:"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
+
 # Request size: file contents travel as JSON, so the body limit sits just above
 # the largest editable file.
 FILES_MAX_BYTES = env_int("FILES_MAX_BYTES", 5 * 1024 * 1024, minimum=1024)
 UPLOAD_MAX_BYTES = env_int("UPLOAD_MAX_BYTES", 50 * 1024 * 1024, minimum=1024)
-DATA_UPLOAD_MAX_MEMORY_SIZE = FILES_MAX_BYTES * 2 + 64 * 1024
+DATA_UPLOAD_MAX_MEMORY_SIZE = FILES_MAX_BYTES * 2 + 64 * 1024  # also the API's JSON body limit (413)
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
+# JSON from clients (API bodies, WebSocket messages) nested deeper than this is
+# refused before parsing (platform_core/json_limits.py): Python's parser
+# recurses once per level, and nothing the platform takes needs a tenth of it.
+JSON_MAX_DEPTH = env_int("JSON_MAX_DEPTH", 64, minimum=8)
 
 # Internationalisation --------------------------------------------------------
 LANGUAGE_CODE = "en-us"
@@ -220,6 +259,26 @@ if REDIS_URL:
     }
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+# Open WebSockets are re-checked when access changes (announced on the channel
+# layer: across processes with Redis, within the web process without it) and,
+# as a backstop for changes nobody announced (a management command without
+# Redis, an expired session), every this many seconds (platform_core/access.py).
+ACCESS_RECHECK_SECONDS = env_int("ACCESS_RECHECK_SECONDS", 30, minimum=1)
+
+# WebSocket messages: daphne closes a socket with 1009 beyond this. Below it
+# each route answers frames over its own limit (platform_core/websocket_limits.py)
+# with a notice and carries on, so it must lie above every route's limit.
+WEBSOCKET_MAX_MESSAGE_BYTES = env_int(
+    "WEBSOCKET_MAX_MESSAGE_BYTES", websocket_limits.DEFAULT_SERVER_MAX_MESSAGE_BYTES, minimum=1
+)
+if WEBSOCKET_MAX_MESSAGE_BYTES <= websocket_limits.LARGEST_ROUTE_LIMIT:
+    raise ImproperlyConfigured(
+        f"WEBSOCKET_MAX_MESSAGE_BYTES must be above {websocket_limits.LARGEST_ROUTE_LIMIT}, the largest limit "
+        "of a WebSocket route (docs/protocols.md), or frames a route would answer are cut off instead."
+    )
+# `manage.py runserver` (daphne's) reads these; everything else starts daphne
+# through platform_core/daphne_server.py.
+DAPHNE_WEBSOCKET_MAX_MESSAGE_SIZE = DAPHNE_WEBSOCKET_MAX_FRAME_SIZE = WEBSOCKET_MAX_MESSAGE_BYTES
 
 # Celery -----------------------------------------------------------------------
 # Without Redis the broker is kombu's filesystem transport (with an atomic-write
@@ -228,7 +287,7 @@ else:
 CELERY_BROKER_DIR = env_path("CELERY_BROKER_DIR", DATA_DIR / "celery-broker")
 if REDIS_URL:
     CELERY_BROKER_URL = REDIS_URL
-    CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {}
+    CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {}  # visibility_timeout: below
 else:
     CELERY_BROKER_URL = "devbench-fs://"  # platform_core.embedded_broker
     CELERY_BROKER_TRANSPORT_OPTIONS = {
@@ -245,8 +304,47 @@ CELERY_TASK_ROUTES = {
     "workspaces.tasks.*": {"queue": "provision"},
     "rag.tasks.*": {"queue": "index"},
 }
-CELERY_TASK_ACKS_LATE = True
+# At most once unless a task says otherwise: a task that is safe to run twice
+# opts in to acks_late and reject_on_worker_lost (workspaces/tasks.py says why
+# each one is), so a worker that dies mid-task does not lose its message.
+CELERY_TASK_ACKS_LATE = False
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Time limits, in seconds. At the soft limit the task gets an exception inside
+# (its job fails with a message saying so); JOB_HARD_TIME_LIMIT_GRACE_SECONDS
+# later the worker kills the process if it is still running. The prefork pool
+# (the default, and serve's) enforces both.
+JOB_HARD_TIME_LIMIT_GRACE_SECONDS = 30
+JOB_TIME_LIMITS = {
+    # Mostly creating the venv: seconds on a normal machine, minutes on a slow disk.
+    "workspace.provision": env_int("PROVISION_TIME_LIMIT_SECONDS", 600, minimum=10),
+}
+# Every other task (moving a deleted workspace to the trash, ...).
+CELERY_TASK_SOFT_TIME_LIMIT = env_int("TASK_TIME_LIMIT_SECONDS", 300, minimum=10)
+CELERY_TASK_TIME_LIMIT = CELERY_TASK_SOFT_TIME_LIMIT + JOB_HARD_TIME_LIMIT_GRACE_SECONDS
+CELERY_TASK_ANNOTATIONS = {
+    "workspaces.tasks.provision_workspace": {
+        "soft_time_limit": JOB_TIME_LIMITS["workspace.provision"],
+        "time_limit": JOB_TIME_LIMITS["workspace.provision"] + JOB_HARD_TIME_LIMIT_GRACE_SECONDS,
+    },
+}
+if REDIS_URL:
+    # Redis hands an unacknowledged message to a worker again after this many
+    # seconds (kombu's default is an hour). It must outlast every task's hard
+    # time limit, or a task still running would start a second time elsewhere.
+    CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"] = max(
+        3600, max([*JOB_TIME_LIMITS.values(), CELERY_TASK_SOFT_TIME_LIMIT]) + JOB_HARD_TIME_LIMIT_GRACE_SECONDS + 300
+    )
+# The job sweeper (platform_core/job_sweeper.py), run by every worker at start
+# and then every JOB_SWEEP_INTERVAL_SECONDS, and by `manage.py sweep_jobs`: it
+# fails running jobs whose worker process is gone, or that showed no progress
+# for longer than their hard time limit plus JOB_STALE_MARGIN_SECONDS, and jobs
+# still queued after JOB_QUEUED_TIMEOUT_SECONDS (their message was lost).
+JOB_SWEEP_INTERVAL_SECONDS = env_int("JOB_SWEEP_INTERVAL_SECONDS", 60, minimum=1)
+JOB_STALE_MARGIN_SECONDS = env_int("JOB_STALE_MARGIN_SECONDS", 120, minimum=0)
+JOB_QUEUED_TIMEOUT_SECONDS = env_int("JOB_QUEUED_TIMEOUT_SECONDS", 3600, minimum=60)
+# A job is started at most this many times: each extra start means the worker
+# running it died, and a task that kills its worker must not loop forever.
+JOB_MAX_ATTEMPTS = env_int("JOB_MAX_ATTEMPTS", 3, minimum=1)
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_WORKER_QUEUES = env_list("CELERY_QUEUES", ["default", "provision", "index"])
@@ -300,6 +398,17 @@ LSP_TRACE_PAYLOADS = env_bool("LSP_TRACE_PAYLOADS", False)  # development only: 
 LSP_STDERR_MAX_BYTES = env_int("LSP_STDERR_MAX_BYTES", 1024 * 1024, minimum=1024)  # per file, 3 kept
 LSP_LOG_DIR = env_path("LSP_LOG_DIR", DATA_DIR / "lsp-logs")
 
+# Editor: files larger than EDITOR_LSP_MAX_BYTES open without language servers
+# (didOpen sends a whole file, JSON-escaped, in one message), larger than
+# EDITOR_EDIT_MAX_BYTES read-only. The page reads both (templates/workspaces/ide.html).
+EDITOR_LSP_MAX_BYTES = env_int("EDITOR_LSP_MAX_BYTES", 1024 * 1024, minimum=0)
+EDITOR_EDIT_MAX_BYTES = env_int("EDITOR_EDIT_MAX_BYTES", 2 * 1024 * 1024, minimum=0)
+if EDITOR_LSP_MAX_BYTES > websocket_limits.LSP_MESSAGE_BYTES // 2:
+    raise ImproperlyConfigured(
+        f"EDITOR_LSP_MAX_BYTES must be at most {websocket_limits.LSP_MESSAGE_BYTES // 2}: escaping can double "
+        "a file's size in the message that opens it, which must stay within the language-server message limit."
+    )
+
 # Qdrant -------------------------------------------------------------------------
 QDRANT_URL = env_str("QDRANT_URL")
 QDRANT_PATH = env_path("QDRANT_PATH", DATA_DIR / "qdrant")
@@ -319,7 +428,7 @@ REST_FRAMEWORK = {
         "rest_framework.filters.OrderingFilter",
     ],
     "DEFAULT_PARSER_CLASSES": [
-        "rest_framework.parsers.JSONParser",
+        "platform_core.api.parsers.LimitedJSONParser",
         "rest_framework.parsers.MultiPartParser",
         "rest_framework.parsers.FormParser",
     ],

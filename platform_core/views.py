@@ -3,14 +3,14 @@
 from django.conf import settings
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
-from django.db import connection
+from django.db import connection, transaction
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.utils.crypto import constant_time_compare
 from django.views.decorators.cache import never_cache
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 
-from platform_core import services
+from platform_core import access, services
 
 
 @login_required
@@ -20,7 +20,16 @@ def api_tokens(request):
 
 class PasswordChangeView(auth_views.PasswordChangeView):
     def form_valid(self, form):
-        response = super().form_valid(form)
+        # The new password signs out the user's other sessions, and their open
+        # WebSockets close (platform_core.access). This browser stays signed in
+        # under a new session key; its sockets follow that key. The new key,
+        # with the new password's hash, is stored before the commit that
+        # announces the change, so the re-check finds it.
+        previous_session_key = self.request.session.session_key
+        with transaction.atomic():
+            response = super().form_valid(form)
+            self.request.session.save()
+            access.remember_session_renewed(previous_session_key, self.request.session.session_key)
         services.record_password_change(self.request.user)
         return response
 

@@ -2,15 +2,17 @@
 
 import json
 import re
+from functools import partial
 
 import structlog
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
-from django.http import Http404
 
-from platform_core.close_codes import LIMIT_REACHED, NOT_FOUND
+from platform_core.access import LiveSocket, get_access_watcher
+from platform_core.close_codes import FORBIDDEN, LIMIT_REACHED, NOT_FOUND
 from platform_core.consumers import DirectDispatchMixin
 from terminal.manager import TerminalLimitReached, TerminalNotFound, TerminalUnavailable, get_terminal_manager
+from terminal.permissions import WRITE, terminal_access, terminal_level
 from terminal.sessions import (
     MAX_BINARY_FRAME_BYTES,
     MAX_TEXT_FRAME_BYTES,
@@ -18,24 +20,10 @@ from terminal.sessions import (
     TerminalClient,
     parse_control_message,
 )
-from workspaces.api.base import get_workspace_for
 from workspaces.models import Workspace
-from workspaces.roles import USE_TERMINAL
 
 NAME_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,32}\Z")
 INTERNAL_ERROR = 1011  # RFC 6455: the server could not fulfil the request
-
-
-@database_sync_to_async
-def authorize(user, workspace_id: int) -> tuple[Workspace, bool] | None:
-    """(workspace, may write) when ``user`` may see the workspace; None otherwise (the API's rules)."""
-    if user is None or not user.is_authenticated:
-        return None
-    try:
-        workspace = get_workspace_for(user, workspace_id)
-    except Http404:
-        return None
-    return workspace, user.has_perm(f"workspaces.{USE_TERMINAL}", workspace)
 
 
 class TerminalConsumer(DirectDispatchMixin, AsyncWebsocketConsumer):
@@ -50,6 +38,7 @@ class TerminalConsumer(DirectDispatchMixin, AsyncWebsocketConsumer):
 
     session = None
     client: TerminalClient | None = None
+    live_socket: LiveSocket | None = None
 
     async def dispatch(self, message):
         # Channels closes stale database connections (a hop through the sync
@@ -64,11 +53,17 @@ class TerminalConsumer(DirectDispatchMixin, AsyncWebsocketConsumer):
     async def connect(self):
         route = self.scope["url_route"]["kwargs"]
         name = route["name"]
-        access = await authorize(self.scope.get("user"), route["workspace_id"]) if NAME_PATTERN.match(name) else None
+        changes_seen = await get_access_watcher().start()
+        access = (
+            await database_sync_to_async(terminal_access)(self.scope.get("user"), route["workspace_id"])
+            if NAME_PATTERN.match(name)
+            else None
+        )
         if access is None:
             await self.close()  # before accept: the handshake is refused (HTTP 403)
             return
-        workspace, may_write = access
+        workspace, level = access
+        may_write = level == WRITE
         self._bind_log_context()
         await self.accept()
         if workspace.status != Workspace.Status.READY:
@@ -87,6 +82,16 @@ class TerminalConsumer(DirectDispatchMixin, AsyncWebsocketConsumer):
             self._refuse_through_client(NOT_FOUND, "no_such_terminal", str(error))
         except TerminalUnavailable as error:
             self._refuse_through_client(INTERNAL_ERROR, "terminal_unavailable", str(error))
+        else:
+            socket = LiveSocket.for_scope(
+                self.scope,
+                kind="terminal",
+                workspace_id=workspace.pk,
+                level=level,
+                rights=partial(terminal_level, workspace_id=workspace.pk),
+                apply=self._access_changed,
+            )
+            self.live_socket = get_access_watcher().watch(socket, changes_seen)
 
     async def receive(self, text_data=None, bytes_data=None):
         if self.session is None:
@@ -107,7 +112,22 @@ class TerminalConsumer(DirectDispatchMixin, AsyncWebsocketConsumer):
             return
         self.session.control(self.client, message)
 
+    async def _access_changed(self, level: str | None, reason: str) -> None:
+        """Access changed while attached (platform_core.access): detach with 4003, or change what it may do."""
+        if self.session is None:
+            return
+        if level is None:
+            session, self.session = self.session, None  # frames that still arrive reach no shell
+            get_terminal_manager().detach(session, self.client)  # the shell stays for everyone else
+            message = f"{reason} This terminal was disconnected for you."
+            self._refuse_through_client(FORBIDDEN, "access_revoked", message)
+            return
+        readonly = level != WRITE
+        effect = "This terminal is now read-only for you." if readonly else "You can now type in this terminal."
+        self.session.change_client_access(self.client, readonly=readonly, message=f"{reason} {effect}")
+
     async def disconnect(self, code):
+        get_access_watcher().unwatch(self.live_socket)
         if self.session is not None:
             get_terminal_manager().detach(self.session, self.client)
         if self.client is not None:

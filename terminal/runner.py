@@ -23,6 +23,7 @@ from pathlib import Path
 import structlog
 from django.conf import settings
 
+from platform_core import json_limits
 from platform_core.per_process import PerProcess
 from terminal import metrics
 from workspaces.environment.watcher import environment_stamp
@@ -150,7 +151,8 @@ class RunnerSession:
     async def _pump_stdout(self, process, events: asyncio.Queue) -> None:
         async for line in process.stdout_lines():
             try:
-                events.put_nowait(json.loads(line))
+                # The runner runs workspace code: its lines are parsed as client input.
+                events.put_nowait(json_limits.loads(line, max_depth=settings.JSON_MAX_DEPTH))
             except ValueError:
                 continue
         events.put_nowait({"ev": "exited"})

@@ -29,9 +29,9 @@ def parse_run_request(workspace, data, *, allowed_keys: set[str]):
             raise InvalidRunRequest(f"'code' must be text of at most {MAX_CODE_CHARS} characters.")
         return RunRequest(code=code, args=args)
     try:
-        resolved = files.resolve(get_runtime(workspace.runtime).root(workspace.pk), path)
+        relative = files.existing_file(get_runtime(workspace.runtime).root(workspace.pk), path)
     except files.FilesError as error:
+        if error.code in ("not_found", "not_a_file"):
+            raise InvalidRunRequest(f"'{files.normalise(path)}' is not a file in this workspace.") from error
         raise InvalidRunRequest(error.message) from error
-    if not resolved.absolute.is_file():
-        raise InvalidRunRequest(f"'{resolved.relative}' is not a file in this workspace.")
-    return RunRequest(path=resolved.relative, args=args)
+    return RunRequest(path=relative, args=args)

@@ -16,7 +16,9 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 import structlog
+from django.conf import settings
 
+from platform_core import json_limits, websocket_limits
 from platform_core.close_codes import RESTART
 from terminal import metrics
 from workspaces.runtime.base import InputOverflowError, RuntimeProcess
@@ -24,8 +26,8 @@ from workspaces.runtime.base import InputOverflowError, RuntimeProcess
 logger = structlog.get_logger(__name__)
 
 # Protocol limits (docs/protocols.md).
-MAX_TEXT_FRAME_BYTES = 64 * 1024
-MAX_BINARY_FRAME_BYTES = 1024 * 1024
+MAX_TEXT_FRAME_BYTES = websocket_limits.TERMINAL_CONTROL_BYTES
+MAX_BINARY_FRAME_BYTES = websocket_limits.TERMINAL_INPUT_BYTES
 MAX_DIMENSION = 1000
 REPLAY_FRAME_BYTES = 64 * 1024
 # Output queued for a client while a send is in flight leaves as one frame of at most this.
@@ -59,7 +61,9 @@ def _is_int(value: Any) -> bool:
 def parse_control_message(text: str) -> dict[str, Any]:
     """The validated control message in ``text``; raises ``ControlMessageError``."""
     try:
-        message = json.loads(text)
+        message = json_limits.loads(text, max_depth=settings.JSON_MAX_DEPTH)
+    except json_limits.JsonLimitError as error:
+        raise ControlMessageError(str(error)) from None
     except ValueError:
         raise ControlMessageError("Text frames must be JSON control messages.") from None
     if not isinstance(message, dict) or not isinstance(message.get("type"), str):
@@ -251,7 +255,7 @@ class TerminalClient:
         self.above_high_since: float | None = None
         self.closing = False
         self.gone = False
-        self._told_read_only = False
+        self.told_read_only = False
         self._outbox: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
         self._held: tuple[str, Any] | None = None
         self._writer: asyncio.Task | None = None
@@ -281,8 +285,8 @@ class TerminalClient:
         self.send_message(notice)
 
     def notice_read_only(self) -> None:
-        if not self._told_read_only:
-            self._told_read_only = True
+        if not self.told_read_only:
+            self.told_read_only = True
             self.notice("warning", "This terminal is read-only for you: input and resizing are ignored.", "read_only")
 
     def close(self, code: int) -> None:
@@ -488,6 +492,27 @@ class PtySession:
             metrics.TERMINAL_CLIENTS.dec()
             self._apply_size()
             self._maybe_resume()
+
+    def change_client_access(self, client: TerminalClient, *, readonly: bool, message: str) -> None:
+        """The client's user gained or lost the right to type (a role change): it stays attached.
+
+        It gets a notice ``access_changed`` carrying its new ``readonly``; a
+        client that became read-only no longer counts for the PTY's size.
+        """
+        if client not in self.clients or client.readonly == readonly:
+            return
+        client.readonly = readonly
+        client.told_read_only = False
+        client.send_message(
+            {
+                "type": "notice",
+                "level": "warning" if readonly else "info",
+                "message": message,
+                "code": "access_changed",
+                "readonly": readonly,
+            }
+        )
+        self._apply_size()
 
     def send_to_all(self, message: dict[str, Any]) -> None:
         for client in self.clients:

@@ -3,7 +3,6 @@
 import os
 import socket
 import subprocess
-import sys
 import threading
 import time
 import urllib.request
@@ -13,7 +12,7 @@ from urllib.parse import urlsplit, urlunsplit
 from django.conf import settings
 from django.db import connection
 
-from platform_core import embedded_broker
+from platform_core import daphne_server, embedded_broker
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -88,15 +87,15 @@ class ChildProcess:
         self._reader.join(timeout=5)
 
 
-def start_worker(log_dir: Path) -> ChildProcess:
+def start_worker(log_dir: Path, extra_env: dict[str, str] | None = None, name: str = "celery-worker") -> ChildProcess:
     from platform_core.management.commands.serve import worker_command
 
     # INFO: tests read the worker's log lines ("ready", task events).
-    env = environment_for_test_database() | {"LOG_LEVEL": "INFO"}
+    env = environment_for_test_database() | {"LOG_LEVEL": "INFO"} | (extra_env or {})
     worker = ChildProcess(
         worker_command(concurrency=1) + ["--loglevel", "INFO", "--hostname", f"test-{os.getpid()}@%h"],
         env,
-        log_dir / "celery-worker.log",
+        log_dir / f"{name}.log",
     )
     worker.wait_for_line("ready", timeout=60)
     return worker
@@ -111,7 +110,7 @@ def free_port() -> int:
 def start_server(log_dir: Path) -> tuple[ChildProcess, str]:
     port = free_port()
     server = ChildProcess(
-        [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "platform_core.asgi:application"],
+        daphne_server.command("-b", "127.0.0.1", "-p", str(port)),
         environment_for_test_database(),
         log_dir / "daphne.log",
     )

@@ -2,9 +2,11 @@
 upload/download, size and encoding limits, roles, and that no path or symbolic
 link ever reaches outside the workspace (deterministic cases plus properties)."""
 
+import contextlib
 import hashlib
 import os
 import shutil
+import stat
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -587,6 +589,67 @@ def test_it_follows_links_that_stay_inside(owner, personas, escape_tree):
     assert [entry["path"] for entry in listed.json()["entries"]] == ["sub_link/inner.txt"]
 
 
+def test_it_follows_absolute_links_and_links_through_parent_folders_that_stay_inside(owner, personas, escape_tree):
+    root, workspace = escape_tree.root, personas.workspace
+    os.symlink(root / "sub", root / "absolute_sub")
+    os.symlink("../sub/inner.txt", root / "sub" / "sibling_link")
+    os.symlink("..", root / "sub" / "up")
+
+    through_absolute = owner.get(url(workspace, "content/", "absolute_sub/inner.txt"))
+    through_parent = owner.get(url(workspace, "download/", "sub/sibling_link"))
+    up_and_down = owner.get(url(workspace, path="sub/up/sub"))
+    up_and_out = owner.get(url(workspace, "content/", "sub/up/link_out/secret.txt"))
+
+    assert through_absolute.json()["content"] == "inner\n"
+    assert b"".join(through_parent.streaming_content) == b"inner\n"
+    assert "sub/up/sub/inner.txt" in [entry["path"] for entry in up_and_down.json()["entries"]]
+    assert_error(up_and_out, 403, "outside_workspace")
+
+
+def test_it_saves_through_a_link_inside_into_the_file_it_points_to_and_keeps_the_link(owner, personas, escape_tree):
+    root, workspace = escape_tree.root, personas.workspace
+    loaded = owner.get(url(workspace, "content/", "inside_link")).json()
+
+    saved = owner.put(
+        url(workspace, "content/", "inside_link"), {"content": "via link\n", "etag": loaded["etag"]}, format="json"
+    )
+
+    assert saved.status_code == 200, saved.content
+    assert os.path.islink(root / "inside_link")
+    assert (root / "sub" / "inner.txt").read_text() == "via link\n"
+
+
+def test_it_refuses_a_link_loop_with_a_clear_error(owner, personas, escape_tree):
+    workspace = personas.workspace
+
+    for response in [
+        owner.get(url(workspace, "content/", "loop")),
+        owner.get(url(workspace, path="loop")),
+        owner.put(url(workspace, "content/", "loop"), {"content": "x", "etag": None}, format="json"),
+        owner.post(url(workspace), {"path": "loop/new.txt", "type": "file"}, format="json"),
+    ]:
+        assert "symbolic links" in assert_error(response, 400, "invalid_path")["message"]
+    assert os.path.islink(escape_tree.root / "loop")
+
+
+def test_it_lists_deletes_and_refuses_to_open_a_fifo_without_hanging(owner, personas, root):
+    os.mkfifo(root / "pipe")
+    workspace = personas.workspace
+
+    listed = {entry["name"]: entry for entry in owner.get(url(workspace)).json()["entries"]}
+    read = owner.get(url(workspace, "content/", "pipe"))
+    download = owner.get(url(workspace, "download/", "pipe"))
+    overwrite = owner.put(url(workspace, "content/", "pipe"), {"content": "x", "etag": None}, format="json")
+    deleted = owner.delete(url(workspace, path="pipe"))
+
+    assert listed["pipe"]["type"] == "file"
+    assert_error(read, 400, "not_a_file")
+    assert_error(download, 400, "not_a_file")
+    assert_error(overwrite, 409, "not_a_file")
+    assert deleted.status_code == 204, deleted.content
+    assert not os.path.lexists(root / "pipe")
+
+
 # --- properties ----------------------------------------------------------------------------------
 
 SEGMENTS = [
@@ -637,12 +700,17 @@ def test_it_resolves_every_path_inside_the_workspace_or_refuses_it(bare_escape_t
     root = bare_escape_tree.root
     for follow in (True, False):
         try:
-            resolved = files.resolve(root, relative, follow_final_symlink=follow)
+            with files.locate(root, relative, follow_final_symlink=follow) as location:
+                # What the walk holds open is what every operation then acts on.
+                folder = os.readlink(f"/proc/self/fd/{location.directory_fd}")
+                assert is_inside(folder, root), (relative, folder)
+                assert "/" not in location.name and location.name not in ("..", "."), (relative, location)
+                if follow and location.name:
+                    with contextlib.suppress(FileNotFoundError):
+                        own = os.stat(location.name, dir_fd=location.directory_fd, follow_symlinks=False)
+                        assert not stat.S_ISLNK(own.st_mode), (relative, location)
         except files.FilesError as error:
             assert 400 <= error.status < 500
-            continue
-        checked = resolved.absolute if follow else resolved.absolute.parent
-        assert is_inside(checked if resolved.relative else resolved.absolute, root), (relative, resolved)
 
 
 api_settings = hsettings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -694,3 +762,65 @@ def test_it_never_lists_anything_outside_the_workspace(owner, personas, escape_t
         body = response.json()
         assert is_inside(escape_tree.root / body["path"], escape_tree.root)
         assert not OUTSIDE_NAMES & {entry["name"] for entry in body["entries"]}
+
+
+# --- control characters in names ------------------------------------------------------------------
+
+CONTROL_NAMES = {
+    "tab": "a\tb.txt",
+    "line-break": "a\nb.txt",
+    "escape": "\x1b[31mred.txt",
+    "bell": "ding\x07.txt",
+    "delete": "del\x7f.txt",
+    "c1-next-line": "next\x85line.txt",
+    "c1-csi": "\x9b31m.txt",
+}
+
+
+@pytest.mark.parametrize("name", CONTROL_NAMES.values(), ids=CONTROL_NAMES.keys())
+def test_it_refuses_control_characters_in_new_names_on_every_write(owner, personas, root, name):
+    workspace = personas.workspace
+    before = sorted(str(path) for path in root.rglob("*"))
+
+    responses = {
+        "create file": owner.post(url(workspace), {"path": f"sub/{name}", "type": "file"}, format="json"),
+        "create folder": owner.post(url(workspace), {"path": name, "type": "directory"}, format="json"),
+        "save": owner.put(url(workspace, "content/", f"sub/{name}"), {"content": "x", "etag": None}, format="json"),
+        "rename": owner.post(url(workspace, "move/"), {"source": "main.py", "destination": name}, format="json"),
+        "move": owner.post(url(workspace, "move/"), {"source": "main.py", "destination": f"sub/{name}"}, format="json"),
+        "upload": upload(owner, workspace, name, b"x", directory="sub"),
+    }
+
+    for route, response in responses.items():
+        error = assert_error(response, 400, "invalid_name")
+        assert "control characters" in error["message"], route
+        # Shown escaped: the message itself must not carry the control characters.
+        assert "\\x" in error["message"] and not any(map(files.is_control_character, error["message"])), route
+    assert sorted(str(path) for path in root.rglob("*")) == before
+
+
+def test_it_still_opens_saves_renames_and_deletes_names_with_control_characters_made_in_the_terminal(
+    owner, personas, root
+):
+    workspace = personas.workspace
+    (root / "tab\there.txt").write_text("made in a shell\n")
+    (root / "esc\x1bdir").mkdir()
+
+    listed = owner.get(url(workspace)).json()["entries"]
+    loaded = owner.get(url(workspace, "content/", "tab\there.txt"))
+    saved = owner.put(
+        url(workspace, "content/", "tab\there.txt"),
+        {"content": "edited\n", "etag": loaded.json()["etag"]},
+        format="json",
+    )
+    renamed = owner.post(
+        url(workspace, "move/"), {"source": "tab\there.txt", "destination": "clean.txt"}, format="json"
+    )
+    deleted = owner.delete(url(workspace, path="esc\x1bdir"))
+
+    assert {"tab\there.txt", "esc\x1bdir"} <= {entry["name"] for entry in listed}
+    assert loaded.status_code == 200 and saved.status_code == 200, (loaded.content, saved.content)
+    assert renamed.status_code == 200, renamed.content
+    assert deleted.status_code == 204, deleted.content
+    assert (root / "clean.txt").read_text() == "edited\n"
+    assert sorted(path.name for path in root.iterdir()) == ["clean.txt", "main.py", "sub"]

@@ -46,6 +46,30 @@ def test_it_renames_for_owners_only(api, personas):
     assert renamed.json()["name"] == "Renamed"
 
 
+def test_it_retries_the_provisioning_of_a_workspace_in_error_for_owners(api, personas):
+    Job.objects.filter(target_id=str(personas.workspace.pk)).update(status=Job.Status.FAILED)
+    Workspace.objects.filter(pk=personas.workspace.pk).update(
+        status=Workspace.Status.ERROR, status_message="Provisioning did not finish."
+    )
+    url = f"/api/v1/workspaces/{personas.workspace.pk}/reprovision/"
+
+    refused = api.as_user(personas.editor).post(url)
+    retried = api.as_user(personas.owner).post(url)
+
+    assert refused.status_code == 403
+    assert retried.status_code == 202
+    assert retried.json()["status"] == "pending"
+    assert retried.json()["status_message"] == ""
+    jobs = Job.objects.filter(kind="workspace.provision", target_id=str(personas.workspace.pk)).order_by("id")
+    assert [job.status for job in jobs] == [Job.Status.FAILED, Job.Status.QUEUED]
+    audit = AuditLog.objects.get(action="workspace.reprovision")
+    assert audit.actor == personas.owner
+    assert audit.changes == {"status": ["error", "pending"]}
+    job = api.as_user(personas.owner).get(f"/api/v1/jobs/{jobs.last().pk}/").json()
+    assert job["attempts"] == 0
+    assert job["heartbeat_at"] is None
+
+
 def test_it_requires_the_exact_name_to_delete(api, personas):
     url = f"/api/v1/workspaces/{personas.workspace.pk}/"
     client = api.as_user(personas.owner)
@@ -75,6 +99,19 @@ def test_it_rejects_unknown_fields_and_bad_types(api, personas):
     assert malformed.status_code == 400
     assert malformed.json()["error"]["code"] == "malformed_request"
     assert Workspace.objects.count() == 1
+
+
+@pytest.mark.parametrize("name", ["tab\there", "bell\x07", "escape\x1b[2J", "delete\x7f", "c1\x85next", "csi\x9b2J"])
+def test_it_refuses_control_characters_in_workspace_names(api, personas, name):
+    client = api.as_user(personas.owner)
+
+    created = client.post("/api/v1/workspaces/", {"name": name}, format="json")
+    renamed = client.patch(f"/api/v1/workspaces/{personas.workspace.pk}/", {"name": name}, format="json")
+
+    for response in (created, renamed):
+        assert response.status_code == 400, response.content
+        assert response.json()["error"]["details"] == {"name": ["The name must not contain control characters."]}
+    assert list(Workspace.objects.values_list("name", flat=True)) == ["Team project"]
 
 
 def test_it_answers_413_for_huge_bodies(api, personas, settings):

@@ -5,4 +5,9 @@ class WorkspacesConfig(AppConfig):
     name = "workspaces"
 
     def ready(self):
-        from workspaces import checks  # noqa: F401 - registers the sandbox check
+        from workspaces import (
+            checks,  # noqa: F401 - registers the sandbox check
+            signals,
+        )
+
+        signals.connect()

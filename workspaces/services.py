@@ -9,10 +9,12 @@ from django.db import transaction
 from guardian.models import UserObjectPermission
 from guardian.shortcuts import assign_perm, remove_perm
 
-from platform_core import audit
+from platform_core import access, audit
 from platform_core.jobs import create_job
 from workspaces.models import Membership, Workspace
 from workspaces.roles import ALL_PERMISSIONS, ROLE_PERMISSIONS
+
+PROVISION_JOB_KIND = "workspace.provision"
 
 
 class MembershipError(ValueError):
@@ -33,7 +35,7 @@ def _grant_role(membership: Membership) -> None:
 def _enqueue_provisioning(workspace: Workspace, acting_user) -> None:
     from workspaces.tasks import provision_workspace
 
-    job = create_job("workspace.provision", target=workspace, created_by=acting_user)
+    job = create_job(PROVISION_JOB_KIND, target=workspace, created_by=acting_user)
     transaction.on_commit(lambda: provision_workspace.delay(workspace.pk, job.pk))
 
 
@@ -117,6 +119,7 @@ def do_add_member(workspace: Workspace, user, role: str, *, acting_user) -> Memb
         changes={"role": (None, role)},
         metadata={"user": user.get_username()},
     )
+    access.announce_access_change("member_added", user_id=user.pk, workspace_id=workspace.pk)
     return membership
 
 
@@ -139,6 +142,10 @@ def do_change_member_role(membership: Membership, role: str, *, acting_user) -> 
         changes={"role": (old_role, role)},
         metadata={"user": membership.user.get_username()},
     )
+    # Open terminals, runners and language servers of the member follow the new role.
+    access.announce_access_change(
+        "member_role_changed", user_id=membership.user_id, workspace_id=membership.workspace_id
+    )
     return membership
 
 
@@ -157,6 +164,7 @@ def do_remove_member(membership: Membership, *, acting_user) -> None:
         changes={"role": (membership.role, None)},
         metadata={"user": membership.user.get_username()},
     )
+    access.announce_access_change("member_removed", user_id=membership.user_id, workspace_id=membership.workspace_id)
     membership.delete()
 
 

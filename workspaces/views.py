@@ -1,5 +1,6 @@
 """Browser pages for workspaces. They render shells; data comes from the API."""
 
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import render
 
@@ -27,6 +28,9 @@ def workspace_ide(request, workspace_pk: int):
         "workspace": workspace,
         "role": _role(request.user, workspace),
         "can_edit": request.user.has_perm(f"workspaces.{EDIT_FILES}", workspace),
+        # Large files open without language servers, or read-only (docs/protocols.md).
+        "editor_lsp_max_bytes": settings.EDITOR_LSP_MAX_BYTES,
+        "editor_edit_max_bytes": settings.EDITOR_EDIT_MAX_BYTES,
     }
     return render(request, "workspaces/ide.html", context)
 

@@ -8,6 +8,9 @@ class Job(models.Model):
     Celery carries the work; this row carries what people need to see: status,
     progress, a short log and the error text. Tasks receive the job id and
     re-fetch the row, so a job survives worker restarts and is visible in admin.
+    A running job also records which process runs it and when it last showed
+    progress, so the sweeper (platform_core.job_sweeper) can tell a job whose
+    worker was lost from one that is merely slow.
     """
 
     class Status(models.TextChoices):
@@ -30,6 +33,15 @@ class Job(models.Model):
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # Last sign of life: set when the job starts and at every progress report.
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    # How many times a worker started it; more than one means a worker was lost mid-way.
+    attempts = models.PositiveSmallIntegerField(default=0)
+    # The process running it: host name, pid and the process's start time in
+    # clock ticks after boot, so that a reused pid is not mistaken for it.
+    worker_host = models.CharField(max_length=255, blank=True)
+    worker_pid = models.PositiveIntegerField(null=True, blank=True)
+    worker_process_start = models.BigIntegerField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]

@@ -4,13 +4,13 @@ from django.conf import settings
 from django.http import FileResponse
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
-from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from platform_core.api.errors import ApiError
 from workspaces import files, services
 from workspaces.api.base import WorkspaceScopedMixin
+from workspaces.api.parsers import UploadParser
 from workspaces.api.serializers import (
     FileCreateSerializer,
     FileMoveSerializer,
@@ -99,7 +99,7 @@ class FileMoveView(FilesApiView):
 
 
 class FileUploadView(FilesApiView):
-    parser_classes = [MultiPartParser]
+    parser_classes = [UploadParser]
 
     @extend_schema(request={"multipart/form-data": FileUploadSerializer}, responses={201: dict})
     def post(self, request, workspace_pk):

@@ -2,6 +2,7 @@ from django.contrib.auth import get_user_model
 from rest_framework import serializers
 
 from platform_core.api.serializers import StrictSerializer, UserSummarySerializer
+from workspaces.files import is_control_character
 from workspaces.models import Membership, Workspace
 
 
@@ -36,7 +37,9 @@ class WorkspaceNameSerializer(StrictSerializer):
     name = serializers.CharField(max_length=100, trim_whitespace=True)
 
     def validate_name(self, value):
-        if any(ord(character) < 32 for character in value):
+        # The same rule as file names (C0, DEL and C1): names are shown in
+        # titles, terminals and logs, where a control character does harm.
+        if any(is_control_character(character) for character in value):
             raise serializers.ValidationError("The name must not contain control characters.")
         return value
 

@@ -7,16 +7,23 @@ alone (the language server reports it to the user).
 """
 
 import json
+import os
+import secrets
+import stat
+from contextlib import suppress
 from pathlib import Path
 
 import structlog
+from django.conf import settings
 
-from workspaces.platform_writes import read_file, write_file
+from platform_core import json_limits
+from workspaces import beneath
 
 logger = structlog.get_logger(__name__)
 
 CONFIG_FILE = "pyrightconfig.json"
-CONFIG_MAX_BYTES = 1024 * 1024
+# Far above any real configuration; a bigger file is left alone, not read into memory.
+CONFIG_MAX_BYTES = 1 << 20
 DEFAULTS = {
     "venvPath": ".",
     "venv": ".venv",
@@ -31,22 +38,43 @@ DEFAULTS = {
 
 def ensure_pyright_config(root: Path) -> bool:
     """Create or complete ``root/pyrightconfig.json``; True if the file was written."""
-    path = Path(root) / CONFIG_FILE
-    current: dict = {}
-    if path.is_symlink() or (path.exists() and not path.is_file()):
-        return False  # not ours to follow or replace
-    if path.exists():
-        # Read and written without following links: the workspace may swap the file for one meanwhile.
-        content = read_file(root, CONFIG_FILE, CONFIG_MAX_BYTES)
+    # Everything below the root is the workspace user's: the file is read and
+    # replaced through a descriptor of the root, never followed if it is a
+    # link, and the temporary file is created exclusively under a random name,
+    # so a link planted at either name cannot make the platform read or write
+    # anything outside the workspace.
+    with beneath.Root(root) as workspace:
         try:
-            current = json.loads(content) if content is not None else None
-        except ValueError:
-            current = None
-        if not isinstance(current, dict):
-            logger.info("pyright_config_unreadable", path=CONFIG_FILE)
+            descriptor = os.open(CONFIG_FILE, beneath.OPEN_FLAGS, dir_fd=workspace.fd)
+        except FileNotFoundError:
+            current: dict = {}
+        except OSError:
+            return False  # a link (ELOOP) or a socket: not ours to follow or replace
+        else:
+            if not stat.S_ISREG(os.fstat(descriptor).st_mode):
+                os.close(descriptor)
+                return False  # a folder or a FIFO: not ours to replace
+            with os.fdopen(descriptor, "rb") as stream:
+                try:
+                    # The user's file: deep nesting must not crash the session start (RecursionError).
+                    current = json_limits.loads(stream.read(CONFIG_MAX_BYTES + 1), max_depth=settings.JSON_MAX_DEPTH)
+                except (OSError, ValueError):
+                    logger.info("pyright_config_unreadable", path=CONFIG_FILE)
+                    return False
+            if not isinstance(current, dict):
+                return False
+        missing = {key: value for key, value in DEFAULTS.items() if key not in current}
+        if not missing:
             return False
-    missing = {key: value for key, value in DEFAULTS.items() if key not in current}
-    if not missing:
-        return False
-    write_file(root, CONFIG_FILE, (json.dumps({**current, **missing}, indent=2) + "\n").encode("utf-8"))
+        temporary = f".{CONFIG_FILE}.{secrets.token_hex(8)}.tmp"
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+        descriptor = os.open(temporary, flags, 0o666, dir_fd=workspace.fd)
+        try:
+            with os.fdopen(descriptor, "w", encoding="utf-8") as stream:
+                stream.write(json.dumps({**current, **missing}, indent=2) + "\n")
+            os.replace(temporary, CONFIG_FILE, src_dir_fd=workspace.fd, dst_dir_fd=workspace.fd)
+        except BaseException:
+            with suppress(FileNotFoundError):
+                os.unlink(temporary, dir_fd=workspace.fd)
+            raise
     return True

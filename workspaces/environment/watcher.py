@@ -25,6 +25,7 @@ import structlog
 from channels.db import database_sync_to_async
 from django.db import transaction
 
+from workspaces import beneath
 from workspaces.environment.attribution import UNKNOWN_ACTOR, verified_session
 from workspaces.environment.installer import LOGS_DIR, META_FILE, RESTART_REQUEST_FILE, STATE_DIR
 
@@ -110,18 +111,17 @@ def _read_workspace_json(root: Path, relative: Path) -> dict[str, Any] | None:
     reading thread forever), a device, a file over JSON_MAX_BYTES.
     """
     try:
-        path = (root / relative).resolve(strict=True)
-        if not path.is_relative_to(root.resolve()):
-            return None
-        descriptor = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
-        with os.fdopen(descriptor, "rb") as stream:
-            if not stat.S_ISREG(os.fstat(stream.fileno()).st_mode):
+        # Walked from the root by descriptor: a link swapped in while we read
+        # cannot send the read outside (links that stay inside are followed).
+        with beneath.Root(root) as opened, beneath.walk(opened, list(relative.parts), open_final=True) as location:
+            if location.fd is None or not stat.S_ISREG(os.fstat(location.fd).st_mode):
                 return None
-            content = stream.read(JSON_MAX_BYTES + 1)
+            with os.fdopen(os.dup(location.fd), "rb") as stream:
+                content = stream.read(JSON_MAX_BYTES + 1)
         if len(content) > JSON_MAX_BYTES:
             return None
         data = json.loads(content)
-    except (OSError, ValueError, RuntimeError):  # RuntimeError: a symlink loop
+    except (OSError, ValueError, beneath.LeadsOutside, beneath.Missing, beneath.TooManyLinks, beneath.NotOpenable):
         return None
     return data if isinstance(data, dict) else None
 

@@ -37,6 +37,10 @@ class RuntimeProcess(ABC):
     pid: int
     tty: bool
     returncode: int | None = None
+    # Input waiting for the process beyond this makes ``write`` raise
+    # InputOverflowError. A shell's 1 MiB bounds a paste it is not reading; a
+    # language server gets more, since one message (a whole file) can be larger.
+    max_pending_input_bytes: int = 1024 * 1024
     _pull_streams: "dict[str, asyncio.StreamReader] | None" = None
 
     # Output -----------------------------------------------------------------

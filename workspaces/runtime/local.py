@@ -36,6 +36,10 @@ logger = structlog.get_logger(__name__)
 
 VENV_TIMEOUT_SECONDS = 300
 CHECK_TIMEOUT_SECONDS = 60
+# Written into .venv once virtualenv has finished: a run cut short (a worker
+# killed mid-way) leaves bin/python behind without pip or activate scripts, and
+# the next run must build the venv again rather than take it as done.
+VENV_COMPLETE_MARKER = ".devbench-venv-complete"
 
 
 class ProvisioningError(RuntimeError):
@@ -120,9 +124,13 @@ class LocalRuntime(WorkspaceRuntime):
         wanted = posixpath.join(self.process_root(workspace_id), ".venv")
         existed = os.path.lexists(venv / "bin" / "python")
         recorded = venvs.recorded_path(venv) if existed else None
-        if not existed:
+        if not (venv / VENV_COMPLETE_MARKER).exists():
+            # virtualenv completes an unfinished venv in place (a worker killed
+            # mid-way); packages already installed in an older venv are kept.
             report(30, "Creating the virtual environment (.venv)")
             self._create_venv(workspace_id)
+            if recorded is not None and not self._same_process_path(recorded, wanted):
+                self._check(workspace_id, venvs.relocation_command(recorded, wanted), "Moving the virtual environment")
         elif recorded is not None and not self._same_process_path(recorded, wanted):
             # No path in the message: the job's log is shown to the workspace's owners.
             report(40, "Moving the virtual environment to the paths its processes see now (packages are kept)")
@@ -134,6 +142,7 @@ class LocalRuntime(WorkspaceRuntime):
             # Its interpreter is not one the workspace can see (or is gone): start afresh.
             report(50, "Re-creating the virtual environment: its Python does not run here; reinstall your packages")
             self._create_venv(workspace_id, clear=True)
+        write_file(self.root(workspace_id), f".venv/{VENV_COMPLETE_MARKER}", b"virtualenv finished\n")
 
     def _same_process_path(self, first: str, second: str) -> bool:
         if first == second:
@@ -268,6 +277,9 @@ class LocalRuntime(WorkspaceRuntime):
             timeout=timeout,
             check=False,
             start_new_session=True,
+            # Dies with the worker process: a virtualenv left running after a
+            # kill would race the retry writing the same venv.
+            preexec_fn=_die_with_parent(os.getpid()),
         )
         if self.sandbox is not None:
             completed.returncode = sandboxed_exit_code(completed.returncode)
@@ -296,7 +308,6 @@ def sandboxed_exit_code(code: int) -> int:
 
 READ_CHUNK_BYTES = 64 * 1024
 _PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
-MAX_PENDING_INPUT_BYTES = 1024 * 1024
 # How long to wait for a SIGKILLed process before leaving it to the exit watcher.
 KILL_WAIT_SECONDS = 5.0
 _PR_SET_PDEATHSIG = 1
@@ -328,6 +339,18 @@ def _prepare_pty_child(parent_pid: int) -> None:
         _prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
         if os.getppid() != parent_pid:  # the parent died before prctl took effect
             os._exit(1)
+
+
+def _die_with_parent(parent_pid: int):
+    """A preexec_fn that gives the child SIGKILL when its parent dies (Linux; no-op elsewhere)."""
+
+    def prepare() -> None:
+        if _prctl is not None:
+            _prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+            if os.getppid() != parent_pid:  # the parent died before prctl took effect
+                os._exit(1)
+
+    return prepare
 
 
 def session_processes(session_id: int) -> list[tuple[int, int, int]]:
@@ -545,7 +568,7 @@ class LocalProcess(RuntimeProcess):
     def write(self, data: bytes) -> None:
         if self._input_fd is None or self._close_input_when_flushed or not data:
             return
-        if len(self._pending_input) + len(data) > MAX_PENDING_INPUT_BYTES:
+        if len(self._pending_input) + len(data) > self.max_pending_input_bytes:
             raise InputOverflowError("The process is not reading its input; the input was dropped.")
         self._pending_input += data
         self._flush_input()

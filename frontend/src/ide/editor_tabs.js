@@ -5,21 +5,27 @@
 // version it was loaded from, and the server refuses a save based on a stale
 // etag (409 "conflict") instead of silently overwriting someone else's
 // change. The conflict bar then lets the user reload, overwrite or compare.
+//
+// Large files open without language servers, or read-only (large_files.js).
 import { ApiError, errorMessage } from "../lib/api.js";
 import { choiceDialog, notify, notifyError } from "../lib/dialogs.js";
 import { h } from "../lib/dom.js";
 import { CompareView } from "./compare_view.js";
 import { ConflictBar } from "./conflict_bar.js";
+import { largeFilePolicy, setLanguageServersFor } from "./large_files.js";
 import { languageForPath } from "./languages.js";
 import { baseName, isSameOrInside, movedPath, parentPath } from "./paths.js";
 
 const NOT_SAVED_YET = -1; // a savedVersion no model ever has: "always dirty"
 
+const ORDINARY_FILE = { languageServers: true, editable: true, note: "" };
+
 class Tab {
-  constructor(path, model, etag) {
+  constructor(path, model, etag, policy = ORDINARY_FILE) {
     this.path = path;
     this.model = model;
     this.etag = etag;
+    this.policy = policy; // largeFilePolicy(): language servers, editable, note
     this.savedVersion = model.getAlternativeVersionId();
     this.viewState = null;
     this.saving = null; // the in-flight save promise
@@ -37,8 +43,8 @@ class Tab {
 }
 
 export class EditorTabs {
-  constructor({ monaco, files, canEdit, tabBar, editorHost, diffHost, emptyState, conflictBar, status, output }) {
-    Object.assign(this, { monaco, files, canEdit, tabBar, editorHost, emptyState, status, output });
+  constructor({ monaco, files, canEdit, sizeLimits, tabBar, editorHost, diffHost, emptyState, conflictBar, status, output }) {
+    Object.assign(this, { monaco, files, canEdit, sizeLimits, tabBar, editorHost, emptyState, status, output });
     this.tabs = [];
     this.active = null;
     this.opening = new Map(); // path -> promise, so a double click opens one tab
@@ -79,11 +85,17 @@ export class EditorTabs {
     return this.monaco.Uri.from({ scheme: "file", path: `/workspace/${path}` });
   }
 
-  createModel(path, content) {
+  createModel(path, content, policy = ORDINARY_FILE) {
     const uri = this.modelUri(path);
     const stale = this.monaco.editor.getModel(uri);
     if (stale) stale.dispose();
+    // Before the model exists: language clients open a model as it is created.
+    setLanguageServersFor(uri, policy.languageServers);
     return this.monaco.editor.createModel(content, languageForPath(path), uri);
+  }
+
+  policyFor(file) {
+    return largeFilePolicy(file.size, this.sizeLimits);
   }
 
   /**
@@ -97,7 +109,9 @@ export class EditorTabs {
     if (existing) return existing;
     try {
       const file = await this.files.read(path);
-      return this.monaco.editor.getModel(uri) || this.monaco.editor.createModel(file.content, languageForPath(path), uri);
+      if (this.monaco.editor.getModel(uri)) return this.monaco.editor.getModel(uri);
+      setLanguageServersFor(uri, this.policyFor(file).languageServers);
+      return this.monaco.editor.createModel(file.content, languageForPath(path), uri);
     } catch {
       return null;
     }
@@ -129,7 +143,9 @@ export class EditorTabs {
       return null;
     }
     if (this.find(path)) return this.activate(this.find(path));
-    const tab = new Tab(path, this.createModel(path, file.content), file.etag);
+    const policy = this.policyFor(file);
+    if (policy.note) this.output.log(`${path}: ${policy.note}`);
+    const tab = new Tab(path, this.createModel(path, file.content, policy), file.etag, policy);
     tab.element = this.buildTabElement(tab);
     this.tabs.push(tab);
     this.tabBar.append(tab.element);
@@ -189,6 +205,7 @@ export class EditorTabs {
     this.emptyState.hidden = true;
     this.editorHost.hidden = this.compare.isOpen;
     this.editor.setModel(tab.model);
+    this.editor.updateOptions(this.readOnlyOptions(tab));
     if (tab.viewState) this.editor.restoreViewState(tab.viewState);
     for (const other of this.tabs) {
       other.element.setAttribute("aria-selected", String(other === tab));
@@ -197,14 +214,24 @@ export class EditorTabs {
     tab.element.scrollIntoView({ block: "nearest", inline: "nearest" });
     this.status.setLanguage(tab.model.getLanguageId());
     this.status.setPosition(this.editor.getPosition());
+    this.status.setNote(tab.policy.note);
     this.refreshTab(tab);
     if (!this.compare.isOpen) this.editor.focus();
     return tab;
   }
 
+  readOnlyOptions(tab) {
+    if (!this.canEdit) return { readOnly: true, readOnlyMessage: { value: "You have view-only access to this workspace." } };
+    if (!tab.policy.editable) {
+      return { readOnly: true, readOnlyMessage: { value: "This file is too large to edit here; it is open read-only." } };
+    }
+    return { readOnly: false };
+  }
+
   showEmptyState() {
     this.active = null;
     this.editor.setModel(null);
+    this.status.setNote("");
     this.emptyState.hidden = false;
     this.conflictBar.hide();
     this.status.setSaveState("none");
@@ -260,7 +287,7 @@ export class EditorTabs {
     if (tab !== this.active) return;
     if (tab.conflict) this.conflictBar.show();
     else this.conflictBar.hide();
-    if (!this.canEdit) this.status.setSaveState("readonly");
+    if (!this.canEdit || !tab.policy.editable) this.status.setSaveState("readonly");
     else if (tab.saving) this.status.setSaveState("saving");
     else if (tab.conflict) this.status.setSaveState("conflict");
     else if (tab.saveError && tab.dirty) this.status.setSaveState("error", `Save failed: ${tab.saveError}`);
@@ -279,7 +306,7 @@ export class EditorTabs {
    * so the last keystrokes before Ctrl+S are never lost.
    */
   async save(tab, { etag = tab.etag } = {}) {
-    if (!this.canEdit) return;
+    if (!this.canEdit || !tab.policy.editable) return;
     if (tab.saving) {
       tab.saveAgain = true;
       return tab.saving;
@@ -385,7 +412,7 @@ export class EditorTabs {
       const oldModel = tab.model;
       tab.path = movedPath(tab.path, from, to);
       // Model URIs are immutable, so the text moves into a new model.
-      tab.model = this.createModel(tab.path, oldModel.getValue());
+      tab.model = this.createModel(tab.path, oldModel.getValue(), tab.policy);
       tab.savedVersion = wasDirty ? NOT_SAVED_YET : tab.model.getAlternativeVersionId();
       if (wasActive) this.editor.setModel(tab.model);
       oldModel.dispose();

@@ -9,7 +9,8 @@
 //   * it opens every model of every language and lower-cases URIs in the
 //     didOpen/didChange/didClose notifications: the transport only lets
 //     documents of `languageIds` through, with their real (cased) URIs, and
-//     answers requests about other documents with `null` itself;
+//     answers requests about other documents with `null` itself; files too
+//     large for language servers (large_files.js) count as other documents;
 //   * it sends `rootUri: null` and no workspace folders: `initialize` gets
 //     `workspaceRootUri`;
 //   * every client writes its markers under the one owner "lsp", so two
@@ -30,6 +31,7 @@
 import { MonacoLspClient } from "monaco-editor-lsp-client";
 import { Backoff } from "../lib/backoff.js";
 import { CLOSE_RESTARTED, finalCloseReason } from "../lib/websocket.js";
+import { languageServersAllowed } from "./large_files.js";
 import { monaco } from "./monaco.js";
 
 // Requests whose answers are locations, possibly in files without a model yet.
@@ -303,7 +305,7 @@ class FilteringTransport {
         return { ...message, params: this.initializeParams(params) };
       case "textDocument/didOpen": {
         const model = this.modelFor(params.textDocument.uri);
-        if (!model || !this.languageIds.has(model.getLanguageId())) return null;
+        if (!this.serves(model)) return null;
         const uri = model.uri.toString(true);
         return { ...message, params: { textDocument: { ...params.textDocument, uri } } };
       }
@@ -311,7 +313,7 @@ class FilteringTransport {
       case "textDocument/didClose":
       case "textDocument/didSave": {
         const model = this.modelFor(params.textDocument.uri);
-        if (!model || !this.languageIds.has(model.getLanguageId())) return null;
+        if (!this.serves(model)) return null;
         const uri = model.uri.toString(true);
         return { ...message, params: { ...params, textDocument: { ...params.textDocument, uri } } };
       }
@@ -320,7 +322,7 @@ class FilteringTransport {
         // `code` and `data`; ruff needs them to offer its quick fixes. Send
         // the server's own diagnostics that touch the range instead.
         const model = this.modelFor(params.textDocument.uri);
-        if (!model || !this.languageIds.has(model.getLanguageId())) return { answer: { id: message.id } };
+        if (!this.serves(model)) return { answer: { id: message.id } };
         const uri = model.uri.toString(true);
         const diagnostics = (this.diagnostics.get(uri) ?? []).filter((d) => overlaps(d.range, params.range));
         return { ...message, params: { ...params, textDocument: { uri }, context: { ...params.context, diagnostics } } };
@@ -330,7 +332,7 @@ class FilteringTransport {
         const uri = params?.textDocument?.uri;
         if (uri !== undefined && message.method.startsWith("textDocument/")) {
           const model = this.modelFor(uri);
-          if (!model || !this.languageIds.has(model.getLanguageId())) {
+          if (!this.serves(model)) {
             return message.id !== undefined ? { answer: { id: message.id } } : null;
           }
         }
@@ -353,6 +355,11 @@ class FilteringTransport {
       workspaceFolders: [{ uri: this.workspaceRootUri, name: "workspace" }],
       capabilities,
     };
+  }
+
+  /** Whether this server sees `model` (null: no such model). */
+  serves(model) {
+    return Boolean(model) && this.languageIds.has(model.getLanguageId()) && languageServersAllowed(model);
   }
 
   /** The model for a URI the client sent (possibly lower-cased by it). */

@@ -10,6 +10,7 @@ import { EditorTabs } from "./editor_tabs.js";
 import { filesApi } from "./files_api.js";
 import { FileTree } from "./filetree.js";
 import { LanguageServers, openDefinitionsInTabs } from "./language_servers.js";
+import { sizeLimits } from "./large_files.js";
 import { monaco } from "./monaco.js";
 import { OutputLog } from "./output.js";
 import { setupPanelResizer } from "./panel_resizer.js";
@@ -31,12 +32,14 @@ const status = new StatusBar({
   saveStatus: byId("save-status"),
   language: byId("status-language"),
   position: byId("status-position"),
+  note: byId("editor-note"),
 });
 
 const tabs = new EditorTabs({
   monaco,
   files,
   canEdit,
+  sizeLimits: sizeLimits(root),
   tabBar: byId("editor-tabs"),
   editorHost: byId("editor"),
   diffHost: byId("diff"),

@@ -1,5 +1,5 @@
-// The status bar's live parts: save status of the active tab, its language
-// and the cursor position. Workspace name and role are rendered by the
+// The status bar's live parts: save status of the active tab, its language,
+// the cursor position and a note on the file (a large file's limits). Workspace name and role are rendered by the
 // template and never change on this page.
 const SAVE_STATE_TEXT = {
   none: "",
@@ -12,10 +12,17 @@ const SAVE_STATE_TEXT = {
 };
 
 export class StatusBar {
-  constructor({ saveStatus, language, position }) {
+  constructor({ saveStatus, language, position, note }) {
     this.saveStatus = saveStatus;
     this.language = language;
     this.position = position;
+    this.note = note;
+  }
+
+  /** A short note about the active file (a large file's limits); "" hides it. */
+  setNote(text) {
+    this.note.textContent = text || "";
+    this.note.title = text || "";
   }
 
   /** state: a key of SAVE_STATE_TEXT; `detail` replaces the default text. */

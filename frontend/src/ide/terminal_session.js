@@ -243,6 +243,14 @@ export class TerminalSession {
       case "notice":
         if (message.level === "error") this.errorNotice = String(message.message);
         this.writeNotice(message.level, message.message);
+        // The user's role changed while attached: follow the server's word
+        // on whether this client may type, and size the PTY again if so.
+        if (message.code === "access_changed" && typeof message.readonly === "boolean") {
+          this.readonly = message.readonly;
+          this.sentSize = "";
+          this.setState(this.state, this.detail);
+          this.sendSize();
+        }
         break;
       case "environment_changed":
         this.onEnvironmentChanged(message);

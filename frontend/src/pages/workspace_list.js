@@ -1,9 +1,10 @@
-// The workspace list (/): lists the user's workspaces, creates, renames,
-// deletes and re-provisions them. Provisioning runs in a background job, so
-// while any workspace is pending or provisioning the list is polled every
-// second to move its progress bar; polling stops once nothing is in flight.
+// The workspace list (/): lists the user's workspaces, creates, renames and
+// deletes them, and retries the provisioning of one in error. Provisioning
+// runs in a background job, so while any workspace is pending or provisioning
+// the list is polled every second to move its progress bar; polling stops
+// once nothing is in flight.
 import { api, errorMessage, listAll } from "../lib/api.js";
-import { confirmDialog, formDialog, notify, notifyError, promptName } from "../lib/dialogs.js";
+import { formDialog, notify, notifyError, promptName } from "../lib/dialogs.js";
 import { h, replaceChildren, timeElement } from "../lib/dom.js";
 
 const LIST_URL = "/api/v1/workspaces/";
@@ -58,7 +59,6 @@ function statusCell(workspace) {
 
 function actionsCell(workspace) {
   const isOwner = workspace.my_role === "owner";
-  const canChange = isOwner || workspace.my_role === "editor";
   const actions = [];
   if (workspace.status === "ready") {
     actions.push(
@@ -68,9 +68,10 @@ function actionsCell(workspace) {
   actions.push(
     h("a", { class: "btn btn-small", href: `/workspaces/${encodeURIComponent(workspace.id)}/members/`, dataset: { testid: "workspace-members" } }, "Members"),
   );
-  if (workspace.status === "error" && canChange) {
+  // Re-provisioning is an owner's action (the API answers 403 to others).
+  if (workspace.status === "error" && isOwner) {
     actions.push(
-      h("button", { type: "button", class: "btn btn-small", dataset: { testid: "reprovision-workspace" }, onclick: () => reprovision(workspace) }, "Re-provision"),
+      h("button", { type: "button", class: "btn btn-primary btn-small", dataset: { testid: "retry-provisioning" }, onclick: (event) => retry(workspace, event.currentTarget) }, "Retry"),
     );
   }
   if (isOwner) {
@@ -213,14 +214,17 @@ async function remove(workspace) {
   await refresh();
 }
 
-async function reprovision(workspace) {
-  const started = await confirmDialog({
-    title: `Re-provision “${workspace.name}”?`,
-    message: "Provisioning runs again in the background; this page shows its progress.",
-    submitLabel: "Re-provision",
-    submit: () => api.post(`${workspaceUrl(workspace)}reprovision/`, {}).then(() => true),
-  });
-  if (!started) return;
+// One click: provisioning is safe to run again, and the row shows its progress.
+async function retry(workspace, button) {
+  button.disabled = true;
+  try {
+    await api.post(`${workspaceUrl(workspace)}reprovision/`, {});
+  } catch (error) {
+    button.disabled = false;
+    notifyError(error);
+    return;
+  }
+  notify(`Provisioning “${workspace.name}” again.`, { kind: "info" });
   await refresh();
 }
 
