@@ -7,6 +7,7 @@ the notice and the close code (docs/protocols.md, "Access re-checks").
 """
 
 import asyncio
+import fcntl
 import json
 import os
 import subprocess
@@ -31,9 +32,9 @@ from terminal.runner import get_runner_manager
 from tests import processes
 from tests.conftest import PASSWORD, make_ready, wait_until
 from tests.lsp_client import LanguageClient
-from tests.test_runner import make_venv
 from tests.test_terminal_consumer import Terminal
 from workspaces import services
+from workspaces.environment.testing import provision_workspace_venv
 from workspaces.environment.watcher import EnvironmentWatcher
 from workspaces.models import Membership
 
@@ -198,13 +199,19 @@ async def test_it_closes_a_removed_members_terminal_within_a_second_and_keeps_th
 
 
 async def test_it_stops_a_removed_members_run_and_closes_the_runner_within_a_second(sockets, personas, workspace):
-    make_venv(Path(django_settings.WORKSPACES_ROOT) / f"ws-{workspace.pk}")
+    root = await sync_to_async(provision_workspace_venv)(workspace.pk)
     runner = await sockets.runner(await Browser(personas.editor).sign_in())
-    program = "import os, time\nprint(os.getpid(), flush=True)\nwhile True: time.sleep(0.05)"
+    # The run holds a lock on a workspace file while it lives: the kernel drops
+    # it when the process ends, which the test can see from outside any sandbox.
+    program = (
+        "import fcntl, time\nlock = open('run.lock', 'w')\nfcntl.flock(lock, fcntl.LOCK_EX)\n"
+        "print('locked', flush=True)\nwhile True: time.sleep(0.05)"
+    )
     await runner.communicator.send_json_to({"type": "run", "code": program})
     while not any(message.get("type") == "output" for message in runner.messages):
         await runner.next()
-    pid = int(next(message for message in runner.messages if message.get("type") == "output")["data"])
+    lock_path = root.parent / "run.lock"
+    assert not lock_released(lock_path)
 
     started = time.monotonic()
     await sync_to_async(remove_member)(personas.editor, workspace, personas.owner)
@@ -217,13 +224,16 @@ async def test_it_stops_a_removed_members_run_and_closes_the_runner_within_a_sec
     assert error["type"] == "error"
     assert error["code"] == "access_revoked"
     # The run the socket started is stopped (SIGINT; the runner reaps it).
-    await asyncio.to_thread(wait_until, lambda: process_ended(pid), timeout=10, message=f"run {pid} to end")
+    await asyncio.to_thread(wait_until, lambda: lock_released(lock_path), timeout=10, message="the run to end")
 
 
-def process_ended(pid: int) -> bool:
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().split()[2] == "Z"  # ended, not yet reaped
-    except OSError:
+def lock_released(path: Path) -> bool:
+    with path.open("a") as stream:
+        try:
+            fcntl.flock(stream, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        fcntl.flock(stream, fcntl.LOCK_UN)
         return True
 
 
