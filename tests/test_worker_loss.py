@@ -46,8 +46,12 @@ class SlowPython:
 
     def environment(self) -> dict[str, str]:
         """For a worker: new venvs use this interpreter, and virtualenv waits for it to answer
-        (it gives up on an interpreter that does not answer within 15 s by default)."""
-        return {"WORKSPACE_PYTHON": str(self.path), "PY_DISCOVERY_TIMEOUT": "600"}
+        (it gives up on an interpreter that does not answer within 15 s by default).
+
+        Unsandboxed: the script and its marker files live in the test's temporary
+        folder, which a sandboxed workspace process cannot see (let alone write to).
+        What is tested here is the worker's loss, not the sandbox."""
+        return {"WORKSPACE_PYTHON": str(self.path), "PY_DISCOVERY_TIMEOUT": "600", "WORKSPACE_SANDBOX": "off"}
 
     def release(self) -> None:
         self.released.touch()
