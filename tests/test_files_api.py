@@ -606,6 +606,19 @@ def test_it_follows_absolute_links_and_links_through_parent_folders_that_stay_in
     assert_error(up_and_out, 403, "outside_workspace")
 
 
+def test_it_follows_links_made_inside_the_workspace_with_the_path_its_processes_see(owner, personas, escape_tree):
+    # `ln -s /workspace/sub/inner.txt` in a terminal: the shell sees its workspace at /workspace.
+    root, workspace = escape_tree.root, personas.workspace
+    os.symlink("/workspace/sub/inner.txt", root / "process_path_link")
+    os.symlink("/workspace/../etc/passwd", root / "process_path_escape")
+
+    read = owner.get(url(workspace, "content/", "process_path_link"))
+    escape = owner.get(url(workspace, "content/", "process_path_escape"))
+
+    assert read.json()["content"] == "inner\n"
+    assert escape.status_code in (403, 404)
+
+
 def test_it_saves_through_a_link_inside_into_the_file_it_points_to_and_keeps_the_link(owner, personas, escape_tree):
     root, workspace = escape_tree.root, personas.workspace
     loaded = owner.get(url(workspace, "content/", "inside_link")).json()

@@ -30,6 +30,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
+# Where a workspace's own processes see it (the sandbox and containers mount it
+# there: workspaces/runtime/sandbox.py PROCESS_ROOT). A link made in a terminal
+# names its target that way, so an absolute target under it lies inside.
+PROCESS_ROOT = "/workspace"
+
 # As many links as the kernel follows in one path (MAXSYMLINKS) before ELOOP.
 MAX_SYMLINK_HOPS = 40
 
@@ -80,7 +85,7 @@ class Root:
     def names_of_absolute(self, target: str) -> list[str] | None:
         """The names below the root of an absolute link target, or None if it lies outside."""
         target = os.path.normpath(target)
-        for prefix in {self.real_path, self.path}:
+        for prefix in {self.real_path, self.path, PROCESS_ROOT}:
             if target == prefix:
                 return []
             if target.startswith(prefix.rstrip("/") + "/"):
