@@ -88,6 +88,8 @@ MIDDLEWARE = [
     "platform_core.middleware.RequestIdHeaderMiddleware",
     # Axes must come last so it sees the outcome of authentication.
     "axes.middleware.AxesMiddleware",
+    # Sets the cookie that marks browsers a user signed in from (signin_protection.py).
+    "platform_core.signin_protection.KnownDeviceMiddleware",
     "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
@@ -158,12 +160,20 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "workspaces:list"
 LOGOUT_REDIRECT_URL = "login"
 
-# Failed logins: lock the (username, ip) pair after AXES_FAILURE_LIMIT tries.
+# Failed sign-ins (django-axes; the rules and why are in platform_core/signin_protection.py):
+# a (username, address) pair is refused after LOGIN_FAILURE_LIMIT failures, an address after
+# LOGIN_IP_FAILURE_LIMIT failures across usernames, both for LOGIN_LOCKOUT_MINUTES; a username
+# failing from many addresses is slowed down for browsers that never signed in to it.
 AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5, minimum=1)
+LOGIN_IP_FAILURE_LIMIT = env_int("LOGIN_IP_FAILURE_LIMIT", 20, minimum=1)
 AXES_COOLOFF_TIME = timedelta(minutes=env_int("LOGIN_LOCKOUT_MINUTES", 15, minimum=1))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
-AXES_RESET_ON_SUCCESS = True
-AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+AXES_HANDLER = "platform_core.signin_protection.SignInProtectionHandler"
+AXES_LOCKOUT_CALLABLE = "platform_core.signin_protection.lockout_response"
+AXES_RESET_ON_SUCCESS = True  # clears only the pair that signed in
+# Refused attempts do not count, so a lockout ends when the page said it would.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_ENABLE_ACCESS_FAILURE_LOG = True  # one row per failure: what the per-username rule counts
 AXES_VERBOSE = False
 ANONYMOUS_USER_NAME = None  # guardian: no anonymous object permissions
 

@@ -1,8 +1,10 @@
 """Account pages, health and metrics."""
 
+from axes.handlers.proxy import AxesProxyHandler
 from django.conf import settings
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.signals import user_login_failed
 from django.db import connection, transaction
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import render
@@ -10,7 +12,7 @@ from django.utils.crypto import constant_time_compare
 from django.views.decorators.cache import never_cache
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 
-from platform_core import access, services
+from platform_core import access, services, signin_protection
 
 
 @login_required
@@ -19,6 +21,25 @@ def api_tokens(request):
 
 
 class PasswordChangeView(auth_views.PasswordChangeView):
+    """Change one's password; the current password is checked under the sign-in rules.
+
+    Without them a stolen session could guess the current password here, with
+    no limit, and then take the account over for good.
+    """
+
+    def post(self, request, *args, **kwargs):
+        credentials = {"username": request.user.get_username()}
+        if not AxesProxyHandler.is_allowed(request, credentials):
+            return signin_protection.lockout_response(request)
+        return super().post(request, *args, **kwargs)
+
+    def form_invalid(self, form):
+        if form.has_error("old_password"):
+            user_login_failed.send(
+                sender=__name__, credentials={"username": self.request.user.get_username()}, request=self.request
+            )
+        return super().form_invalid(form)
+
     def form_valid(self, form):
         # The new password signs out the user's other sessions, and their open
         # WebSockets close (platform_core.access). This browser stays signed in
