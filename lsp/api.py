@@ -4,7 +4,7 @@ Each needs the right to edit the workspace's files, the right a session
 needs. Members see their own sessions; site admins see everyone's.
 """
 
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -13,6 +13,7 @@ from lsp import services
 from lsp.manager import LanguageServerError, NoSession, get_language_server_manager
 from lsp.servers import SERVER_NAMES
 from platform_core.api.errors import ApiError
+from platform_core.api.schema import error_responses
 from workspaces.api.base import WorkspaceScopedMixin
 from workspaces.roles import EDIT_FILES
 
@@ -42,6 +43,9 @@ class FrameSerializer(serializers.Serializer):
     latency_ms = serializers.FloatField(allow_null=True)
 
 
+SERVER_PARAMETER = OpenApiParameter("server", str, OpenApiParameter.PATH, enum=sorted(SERVER_NAMES))
+
+
 def _for_session(view, server: str, action):
     """``action(workspace)`` for the caller's session of ``server``, with its errors as API errors."""
     workspace = view.get_workspace(EDIT_FILES)
@@ -65,7 +69,9 @@ class LanguageServerHealthView(WorkspaceScopedMixin, APIView):
 
 
 class LanguageServerRestartView(WorkspaceScopedMixin, APIView):
-    @extend_schema(request=None, responses={200: SessionHealthSerializer})
+    @extend_schema(
+        parameters=[SERVER_PARAMETER], request=None, responses={200: SessionHealthSerializer, **error_responses(503)}
+    )
     def post(self, request, workspace_pk, server):
         return Response(
             _for_session(self, server, lambda workspace: services.do_restart_server(request.user, workspace, server))
@@ -73,7 +79,7 @@ class LanguageServerRestartView(WorkspaceScopedMixin, APIView):
 
 
 class LanguageServerFramesView(WorkspaceScopedMixin, APIView):
-    @extend_schema(responses={200: FrameSerializer(many=True)})
+    @extend_schema(parameters=[SERVER_PARAMETER], responses={200: FrameSerializer(many=True), **error_responses(503)})
     def get(self, request, workspace_pk, server):
         manager = get_language_server_manager()
         frames = _for_session(

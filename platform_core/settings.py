@@ -437,14 +437,13 @@ REST_FRAMEWORK = {
         "rest_framework.filters.SearchFilter",
         "rest_framework.filters.OrderingFilter",
     ],
-    "DEFAULT_PARSER_CLASSES": [
-        "platform_core.api.parsers.LimitedJSONParser",
-        "rest_framework.parsers.MultiPartParser",
-        "rest_framework.parsers.FormParser",
-    ],
+    # JSON bodies only, as the schema documents; the upload endpoint declares
+    # multipart itself. Form bodies could not carry the nulls and lists of ours.
+    # The parser checks depth and size before json.loads (platform_core/json_limits.py).
+    "DEFAULT_PARSER_CLASSES": ["platform_core.api.parsers.LimitedJSONParser"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "EXCEPTION_HANDLER": "platform_core.api.errors.exception_handler",
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "platform_core.api.schema.ApiAutoSchema",
     "DEFAULT_THROTTLE_RATES": {"user": env_str("API_RATE_LIMIT", "6000/hour")},
     "DEFAULT_THROTTLE_CLASSES": ["rest_framework.throttling.UserRateThrottle"],
 }
@@ -457,6 +456,8 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Our PATCH views validate their whole (one- or two-field) body: nothing in it is optional.
+    "COMPONENT_SPLIT_PATCH": False,
     "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
 }
 

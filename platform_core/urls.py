@@ -1,15 +1,20 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
-from django.urls import include, path
+from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from lsp import admin as lsp_admin
 from platform_core import views
+from platform_core.api import views as api_views
 
 api_patterns = [
     path("", include("platform_core.api.urls")),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    # Anything else under /api/v1/ (a mistyped path, a path parameter that is
+    # not a number) answers the API's JSON 404, not Django's HTML page. Paths
+    # without the trailing slash still get Django's redirect to the slashed one.
+    re_path(r"^.*/$", api_views.not_found, name="not-found"),
 ]
 
 urlpatterns = [

@@ -2,16 +2,18 @@
 
 import concurrent.futures
 
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import PolymorphicProxySerializer, extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from platform_core.api.errors import ApiError
+from platform_core.api.schema import error_responses
 from platform_core.api.serializers import StrictSerializer
 from terminal.runner import RunnerError, get_runner_manager
-from terminal.runner_requests import InvalidRunRequest, parse_run_request
+from terminal.runner_requests import MAX_ARGS, MAX_CODE_CHARS, InvalidRunRequest, RunTargetNotFound, parse_run_request
 from workspaces.api.base import WorkspaceScopedMixin
+from workspaces.api.serializers import WorkspaceEntryPathField
 from workspaces.models import Workspace
 from workspaces.roles import USE_TERMINAL
 
@@ -25,6 +27,31 @@ class RunCreateSerializer(StrictSerializer):
     timeout_seconds = serializers.IntegerField(min_value=1, max_value=300, default=60)
 
 
+class RunFileRequestSerializer(StrictSerializer):
+    """Run a file of the workspace."""
+
+    path = WorkspaceEntryPathField(trim_whitespace=False)
+    args = serializers.ListField(child=serializers.CharField(allow_blank=True), required=False, max_length=MAX_ARGS)
+    timeout_seconds = serializers.IntegerField(min_value=1, max_value=300, default=60)
+
+
+class RunCodeRequestSerializer(StrictSerializer):
+    """Run a snippet."""
+
+    code = serializers.CharField(trim_whitespace=False, allow_blank=True, max_length=MAX_CODE_CHARS)
+    args = serializers.ListField(child=serializers.CharField(allow_blank=True), required=False, max_length=MAX_ARGS)
+    timeout_seconds = serializers.IntegerField(min_value=1, max_value=300, default=60)
+
+
+# The body is one of the two (RunCreateSerializer validates it, parse_run_request
+# insists on exactly one of path and code); the schema says so with oneOf.
+RUN_REQUEST_SCHEMA = PolymorphicProxySerializer(
+    component_name="RunRequest",
+    serializers=[RunFileRequestSerializer, RunCodeRequestSerializer],
+    resource_type_field_name=None,
+)
+
+
 class RunResultSerializer(serializers.Serializer):
     exit_code = serializers.IntegerField(allow_null=True)
     stdout = serializers.CharField()
@@ -34,7 +61,7 @@ class RunResultSerializer(serializers.Serializer):
 
 
 class RunsView(WorkspaceScopedMixin, APIView):
-    @extend_schema(request=RunCreateSerializer, responses={200: RunResultSerializer})
+    @extend_schema(request=RUN_REQUEST_SCHEMA, responses={200: RunResultSerializer, **error_responses(409, 503)})
     def post(self, request, workspace_pk):
         workspace = self.get_workspace(USE_TERMINAL)
         if workspace.status != Workspace.Status.READY:
@@ -44,6 +71,8 @@ class RunsView(WorkspaceScopedMixin, APIView):
         timeout = serializer.validated_data.pop("timeout_seconds")
         try:
             run_request = parse_run_request(workspace, serializer.validated_data, allowed_keys={"path", "code", "args"})
+        except RunTargetNotFound as error:
+            raise ApiError(404, "not_found", str(error)) from error
         except InvalidRunRequest as error:
             raise ApiError(400, "invalid", str(error)) from error
 

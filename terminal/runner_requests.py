@@ -11,6 +11,10 @@ class InvalidRunRequest(ValueError):
     pass
 
 
+class RunTargetNotFound(InvalidRunRequest):
+    """The file to run does not exist: a well-formed request about a missing file (the API answers 404)."""
+
+
 def parse_run_request(workspace, data, *, allowed_keys: set[str]):
     from terminal.runner import RunRequest
 
@@ -32,6 +36,6 @@ def parse_run_request(workspace, data, *, allowed_keys: set[str]):
         relative = files.existing_file(get_runtime(workspace.runtime).root(workspace.pk), path)
     except files.FilesError as error:
         if error.code in ("not_found", "not_a_file"):
-            raise InvalidRunRequest(f"'{files.normalise(path)}' is not a file in this workspace.") from error
+            raise RunTargetNotFound(f"'{files.normalise(path)}' is not a file in this workspace.") from error
         raise InvalidRunRequest(error.message) from error
     return RunRequest(path=relative, args=args)

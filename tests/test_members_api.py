@@ -54,9 +54,10 @@ def test_it_never_removes_or_demotes_the_last_owner(api, personas):
     removed = client.delete(members_url(personas.workspace, owner_membership.pk))
     demoted = client.patch(members_url(personas.workspace, owner_membership.pk), {"role": "viewer"}, format="json")
 
-    assert removed.status_code == 400
+    # 409: the request is well formed; the workspace's current members refuse it.
+    assert removed.status_code == 409
     assert removed.json()["error"]["code"] == "last_owner"
-    assert demoted.status_code == 400
+    assert demoted.status_code == 409
     assert Membership.objects.get(pk=owner_membership.pk).role == "owner"
 
 
@@ -82,7 +83,7 @@ def test_it_reports_unknown_users_and_duplicates_clearly(api, personas):
 
     assert unknown.status_code == 400
     assert "nobody" in unknown.json()["error"]["message"]
-    assert duplicate.status_code == 400
+    assert duplicate.status_code == 409
     assert duplicate.json()["error"]["code"] == "already_member"
     assert bad_role.status_code == 400
 

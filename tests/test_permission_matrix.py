@@ -67,6 +67,7 @@ EXPECTATIONS: dict[tuple[str, str], frozenset[str]] = {
 # Routes under a workspace: who cannot see that workspace gets 404, never 403.
 WORKSPACE_SCOPED_ROUTES = {"api:workspace-detail", "api:workspace-reprovision"}
 SCHEMA_ROUTE = "api:schema"
+NOT_FOUND_ROUTE = "api:not-found"  # the JSON 404 for every other path, not an endpoint
 # Permitted calls that still do not succeed, on purpose.
 EXPECTED_REFUSALS = {
     ("api:workspace-detail", "delete"): 400,  # sent without ?confirm=<name>
@@ -114,7 +115,7 @@ def _walk(patterns, route: str = "", namespace: str = ""):
 def discover_endpoints() -> list[Endpoint]:
     endpoints = []
     for route, name, pattern in _walk(get_resolver().url_patterns):
-        if not route.startswith("api/v1/") or name == SCHEMA_ROUTE:
+        if not route.startswith("api/v1/") or name in (SCHEMA_ROUTE, NOT_FOUND_ROUTE):
             continue
         kwargs = tuple(pattern.pattern.regex.groupindex)
         endpoints += [Endpoint(name, route, method, kwargs) for method in _allowed_methods(pattern.callback)]

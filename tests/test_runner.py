@@ -153,7 +153,8 @@ class TestRunsApi:
         both = run(api, personas.owner, runner_workspace, code="1", path="hello.py")
         outside = run(api, personas.owner, runner_workspace, path="../etc/passwd")
         missing = run(api, personas.owner, runner_workspace, path="nope.py")
-        assert [both.status_code, outside.status_code, missing.status_code] == [400, 400, 400]
+        # A missing file is a well-formed request about nothing: 404, like the files API.
+        assert [both.status_code, outside.status_code, missing.status_code] == [400, 400, 404]
 
 
 def session_cookie(client, user) -> bytes:

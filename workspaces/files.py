@@ -145,7 +145,7 @@ def _locate(
             400, "invalid_path", f"'{normalised}' goes through too many symbolic links (or a loop)."
         ) from error
     except beneath.NotOpenable as error:
-        raise FilesError(400, "not_a_file", f"'{normalised}' is not a regular file.") from error
+        raise FilesError(409, "not_a_file", f"'{normalised}' is not a regular file.") from error
     except beneath.Missing as error:
         if missing == "parent_not_found":
             raise FilesError(404, "parent_not_found", f"The folder for '{normalised}' does not exist.") from error
@@ -229,7 +229,7 @@ def list_directory(root: Path, relative: object) -> dict:
         if location.fd is None:
             raise FilesError(404, "not_found", f"'{normalised or '/'}' does not exist.")
         if not stat.S_ISDIR(os.fstat(location.fd).st_mode):
-            raise FilesError(400, "not_a_directory", f"'{normalised}' is a file, not a folder.")
+            raise FilesError(409, "not_a_directory", f"'{normalised}' is a file, not a folder.")
         entries = []
         for name in os.listdir(location.fd):
             try:
@@ -254,9 +254,9 @@ def _existing_file(root: Path, relative: object) -> Iterator[tuple[str, int, os.
             raise FilesError(404, "not_found", f"'{normalised}' does not exist.")
         status = os.fstat(location.fd)
         if stat.S_ISDIR(status.st_mode):
-            raise FilesError(400, "not_a_file", f"'{normalised or '/'}' is a folder, not a file.")
+            raise FilesError(409, "not_a_file", f"'{normalised or '/'}' is a folder, not a file.")
         if not stat.S_ISREG(status.st_mode):
-            raise FilesError(400, "not_a_file", f"'{normalised}' is not a regular file.")
+            raise FilesError(409, "not_a_file", f"'{normalised}' is not a regular file.")
         yield normalised, location.fd, status
 
 

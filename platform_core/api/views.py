@@ -1,10 +1,13 @@
 import django_filters
+from django.http import JsonResponse
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, mixins, permissions, status, viewsets
 from rest_framework.response import Response
 
 from platform_core import services
+from platform_core.api.filters import InstantFilter, UserIdFilter
 from platform_core.api.serializers import (
+    ApiTokenCreatedSerializer,
     ApiTokenCreateSerializer,
     ApiTokenSerializer,
     AuditLogSerializer,
@@ -12,6 +15,12 @@ from platform_core.api.serializers import (
     MeSerializer,
 )
 from platform_core.models import ApiToken, AuditLog, Job
+
+
+def not_found(request, *args, **kwargs):
+    """Paths under /api/v1/ that match no endpoint: the API's error shape, not an HTML page."""
+    body = {"error": {"code": "not_found", "message": "No such endpoint: see /api/docs/.", "details": {}}}
+    return JsonResponse(body, status=404)
 
 
 class MeView(generics.RetrieveAPIView):
@@ -23,13 +32,21 @@ class MeView(generics.RetrieveAPIView):
         return self.request.user
 
 
+class ApiTokenFilter(django_filters.FilterSet):
+    revoked_at = InstantFilter()
+
+    class Meta:
+        model = ApiToken
+        fields = ["revoked_at"]
+
+
 class ApiTokenViewSet(
     mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.DestroyModelMixin, viewsets.GenericViewSet
 ):
     """Personal API tokens of the signed-in user. DELETE revokes (the row is kept)."""
 
     serializer_class = ApiTokenSerializer
-    filterset_fields = ["revoked_at"]
+    filterset_class = ApiTokenFilter
     ordering_fields = ["created_at", "expires_at", "name"]
 
     queryset = ApiToken.objects.none()  # for the schema generator; requests use get_queryset
@@ -39,7 +56,7 @@ class ApiTokenViewSet(
             return ApiToken.objects.none()
         return ApiToken.objects.filter(user=self.request.user)
 
-    @extend_schema(request=ApiTokenCreateSerializer, responses={201: ApiTokenSerializer})
+    @extend_schema(request=ApiTokenCreateSerializer, responses={201: ApiTokenCreatedSerializer})
     def create(self, request):
         serializer = ApiTokenCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -59,8 +76,9 @@ class CanReadAuditLog(permissions.BasePermission):
 
 
 class AuditLogFilter(django_filters.FilterSet):
-    since = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
-    until = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    actor = UserIdFilter(field_name="actor")
+    since = InstantFilter(field_name="created_at", lookup_expr="gte")
+    until = InstantFilter(field_name="created_at", lookup_expr="lt")
     action_prefix = django_filters.CharFilter(field_name="action", lookup_expr="startswith")
 
     class Meta:

@@ -8,12 +8,18 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from platform_core.api.errors import ApiError
+from platform_core.api.schema import error_responses
 from workspaces import files, services
 from workspaces.api.base import WorkspaceScopedMixin
 from workspaces.api.parsers import UploadParser
+from workspaces.api.schema import BELOW_ROOT_PATH_SCHEMA, PATH_SCHEMA
 from workspaces.api.serializers import (
+    DirectoryListingSerializer,
+    FileContentSerializer,
     FileCreateSerializer,
+    FileEntrySerializer,
     FileMoveSerializer,
+    FileSavedSerializer,
     FileUploadSerializer,
     FileWriteSerializer,
 )
@@ -21,7 +27,10 @@ from workspaces.models import Workspace
 from workspaces.roles import EDIT_FILES, VIEW
 from workspaces.runtime import get_runtime
 
-PATH_PARAMETER = OpenApiParameter("path", str, description="Workspace-relative path; empty for the root.")
+PATH_PARAMETER = OpenApiParameter("path", PATH_SCHEMA)
+ENTRY_PATH_PARAMETER = OpenApiParameter("path", BELOW_ROOT_PATH_SCHEMA, required=True)
+# Every files operation answers 409 workspace_not_ready while the workspace is not ready.
+NOT_READY = error_responses(409)
 
 
 class FilesApiView(WorkspaceScopedMixin, APIView):
@@ -43,12 +52,12 @@ class FilesApiView(WorkspaceScopedMixin, APIView):
 
 
 class FilesView(FilesApiView):
-    @extend_schema(parameters=[PATH_PARAMETER], responses={200: dict})
+    @extend_schema(parameters=[PATH_PARAMETER], responses={200: DirectoryListingSerializer, **NOT_READY})
     def get(self, request, workspace_pk):
         _, root = self.workspace_root(VIEW)
         return Response(files.list_directory(root, self.query_path()))
 
-    @extend_schema(request=FileCreateSerializer, responses={201: dict})
+    @extend_schema(request=FileCreateSerializer, responses={201: FileEntrySerializer, **NOT_READY})
     def post(self, request, workspace_pk):
         _, root = self.workspace_root(EDIT_FILES)
         serializer = FileCreateSerializer(data=request.data)
@@ -57,8 +66,11 @@ class FilesView(FilesApiView):
         return Response(entry, status=status.HTTP_201_CREATED)
 
     @extend_schema(
-        parameters=[PATH_PARAMETER, OpenApiParameter("recursive", bool, description="Required for non-empty folders.")],
-        responses={204: None},
+        parameters=[
+            ENTRY_PATH_PARAMETER,
+            OpenApiParameter("recursive", bool, description="Required for non-empty folders."),
+        ],
+        responses={204: None, **NOT_READY},
     )
     def delete(self, request, workspace_pk):
         workspace, root = self.workspace_root(EDIT_FILES)
@@ -69,12 +81,19 @@ class FilesView(FilesApiView):
 
 
 class FileContentView(FilesApiView):
-    @extend_schema(parameters=[PATH_PARAMETER], responses={200: dict})
+    @extend_schema(
+        parameters=[ENTRY_PATH_PARAMETER],
+        responses={200: FileContentSerializer, **NOT_READY, **error_responses(413, 415)},
+    )
     def get(self, request, workspace_pk):
         _, root = self.workspace_root(VIEW)
         return Response(files.read_text(root, self.query_path(), max_bytes=settings.FILES_MAX_BYTES))
 
-    @extend_schema(parameters=[PATH_PARAMETER], request=FileWriteSerializer, responses={200: dict})
+    @extend_schema(
+        parameters=[ENTRY_PATH_PARAMETER],
+        request=FileWriteSerializer,
+        responses={200: FileSavedSerializer, **NOT_READY},
+    )
     def put(self, request, workspace_pk):
         _, root = self.workspace_root(EDIT_FILES)
         serializer = FileWriteSerializer(data=request.data)
@@ -90,7 +109,7 @@ class FileContentView(FilesApiView):
 
 
 class FileMoveView(FilesApiView):
-    @extend_schema(request=FileMoveSerializer, responses={200: dict})
+    @extend_schema(request=FileMoveSerializer, responses={200: FileEntrySerializer, **NOT_READY})
     def post(self, request, workspace_pk):
         _, root = self.workspace_root(EDIT_FILES)
         serializer = FileMoveSerializer(data=request.data)
@@ -101,7 +120,9 @@ class FileMoveView(FilesApiView):
 class FileUploadView(FilesApiView):
     parser_classes = [UploadParser]
 
-    @extend_schema(request={"multipart/form-data": FileUploadSerializer}, responses={201: dict})
+    @extend_schema(
+        request={"multipart/form-data": FileUploadSerializer}, responses={201: FileEntrySerializer, **NOT_READY}
+    )
     def post(self, request, workspace_pk):
         _, root = self.workspace_root(EDIT_FILES)
         serializer = FileUploadSerializer(data=request.data)
@@ -120,7 +141,7 @@ class FileUploadView(FilesApiView):
 
 
 class FileDownloadView(FilesApiView):
-    @extend_schema(parameters=[PATH_PARAMETER], responses={(200, "application/octet-stream"): bytes})
+    @extend_schema(parameters=[ENTRY_PATH_PARAMETER], responses={(200, "application/octet-stream"): bytes, **NOT_READY})
     def get(self, request, workspace_pk):
         _, root = self.workspace_root(VIEW)
         handle, name = files.open_for_download(root, self.query_path())

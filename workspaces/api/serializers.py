@@ -1,9 +1,28 @@
 from django.contrib.auth import get_user_model
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from platform_core.api.serializers import StrictSerializer, UserSummarySerializer
+from workspaces.api.schema import BELOW_ROOT_PATH_SCHEMA, PATH_SCHEMA, WORKSPACE_NAME_SCHEMA
 from workspaces.files import is_control_character
 from workspaces.models import Membership, Workspace
+
+
+# The files layer checks paths itself, with errors that name the problem; these
+# fields only describe what it accepts in the OpenAPI schema.
+@extend_schema_field(PATH_SCHEMA)
+class WorkspacePathField(serializers.CharField):
+    """A workspace-relative path, the root ('') included."""
+
+
+@extend_schema_field(BELOW_ROOT_PATH_SCHEMA)
+class WorkspaceEntryPathField(serializers.CharField):
+    """A workspace-relative path to a file or folder (not the root)."""
+
+
+@extend_schema_field(WORKSPACE_NAME_SCHEMA)
+class WorkspaceNameField(serializers.CharField):
+    pass
 
 
 class WorkspaceSerializer(serializers.ModelSerializer):
@@ -34,7 +53,7 @@ class WorkspaceSerializer(serializers.ModelSerializer):
 
 
 class WorkspaceNameSerializer(StrictSerializer):
-    name = serializers.CharField(max_length=100, trim_whitespace=True)
+    name = WorkspaceNameField(max_length=100, trim_whitespace=True)
 
     def validate_name(self, value):
         # The same rule as file names (C0, DEL and C1): names are shown in
@@ -74,20 +93,48 @@ class PathQuerySerializer(StrictSerializer):
 
 class FileWriteSerializer(StrictSerializer):
     content = serializers.CharField(allow_blank=True, trim_whitespace=False)
-    etag = serializers.CharField(allow_null=True, max_length=128)
+    etag = serializers.CharField(allow_null=True, max_length=128, help_text="null creates the file.")
 
 
 class FileCreateSerializer(StrictSerializer):
-    path = serializers.CharField(trim_whitespace=False, max_length=4096)
+    path = WorkspaceEntryPathField(trim_whitespace=False, max_length=4096)
     type = serializers.ChoiceField(choices=["file", "directory"])
 
 
 class FileMoveSerializer(StrictSerializer):
-    source = serializers.CharField(trim_whitespace=False, max_length=4096)
-    destination = serializers.CharField(trim_whitespace=False, max_length=4096)
+    source = WorkspaceEntryPathField(trim_whitespace=False, max_length=4096)
+    destination = WorkspaceEntryPathField(trim_whitespace=False, max_length=4096)
 
 
 class FileUploadSerializer(StrictSerializer):
-    file = serializers.FileField()
-    directory = serializers.CharField(allow_blank=True, trim_whitespace=False, max_length=4096, default="")
+    file = serializers.FileField(allow_empty_file=True)  # an empty __init__.py is a fine upload
+    directory = WorkspacePathField(allow_blank=True, trim_whitespace=False, max_length=4096, default="")
     overwrite = serializers.BooleanField(default=False)
+
+
+# Answers of the files API (documentation only: the files layer builds them).
+class FileEntrySerializer(serializers.Serializer):
+    name = serializers.CharField()
+    path = serializers.CharField()
+    type = serializers.ChoiceField(
+        choices=["file", "directory", "symlink"], help_text="symlink: a link leading outside the workspace."
+    )
+    size = serializers.IntegerField(allow_null=True, help_text="Bytes, for files.")
+    modified = serializers.DateTimeField()
+    symlink = serializers.BooleanField()
+
+
+class DirectoryListingSerializer(serializers.Serializer):
+    path = serializers.CharField()
+    entries = FileEntrySerializer(many=True)
+
+
+class FileSavedSerializer(serializers.Serializer):
+    path = serializers.CharField()
+    etag = serializers.CharField()
+    size = serializers.IntegerField()
+    modified = serializers.DateTimeField()
+
+
+class FileContentSerializer(FileSavedSerializer):
+    content = serializers.CharField()

@@ -4,6 +4,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from platform_core.api.errors import ApiError
+from platform_core.api.schema import error_responses
 from workspaces import services
 from workspaces.api.base import WorkspaceScopedMixin, get_workspace_for
 from workspaces.api.serializers import (
@@ -109,9 +110,11 @@ class MembershipViewSet(
 
     @staticmethod
     def _membership_error(error: services.MembershipError) -> ApiError:
-        return ApiError(400, error.code, str(error))
+        # already_member, inactive_user, last_owner: the request is fine, the
+        # workspace's current members are what refuse it.
+        return ApiError(409, error.code, str(error))
 
-    @extend_schema(request=MemberCreateSerializer, responses={201: MembershipSerializer})
+    @extend_schema(request=MemberCreateSerializer, responses={201: MembershipSerializer, **error_responses(409)})
     def create(self, request, workspace_pk=None):
         workspace = self.get_workspace(MANAGE_MEMBERS)
         serializer = MemberCreateSerializer(data=request.data)
@@ -127,7 +130,7 @@ class MembershipViewSet(
             raise self._membership_error(error) from error
         return Response(MembershipSerializer(membership).data, status=status.HTTP_201_CREATED)
 
-    @extend_schema(request=MemberRoleSerializer, responses={200: MembershipSerializer})
+    @extend_schema(request=MemberRoleSerializer, responses={200: MembershipSerializer, **error_responses(409)})
     def partial_update(self, request, workspace_pk=None, pk=None):
         membership = self._managed_membership(pk)
         serializer = MemberRoleSerializer(data=request.data)
@@ -140,6 +143,7 @@ class MembershipViewSet(
             raise self._membership_error(error) from error
         return Response(MembershipSerializer(membership).data)
 
+    @extend_schema(responses={204: None, **error_responses(409)})
     def destroy(self, request, workspace_pk=None, pk=None):
         membership = self._managed_membership(pk)
         try:
