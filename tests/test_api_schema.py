@@ -19,9 +19,9 @@ from platform_core.models import AuditLog, User
 from tests import processes
 from tests.conftest import make_ready, make_user
 from tests.processes import ROOT
-from tests.test_runner import make_venv
 from workspaces import files, services
 from workspaces.api.schema import BELOW_ROOT_PATH_PATTERN, PATH_PATTERN
+from workspaces.environment.testing import provision_workspace_venv
 from workspaces.models import Membership
 
 ERROR_REF = "#/components/schemas/Error"
@@ -223,7 +223,7 @@ def ready_workspace(name: str, owner, *, with_venv: bool = False):
     workspace = services.do_create_workspace(name, acting_user=owner)
     root = make_ready(workspace)
     if with_venv:
-        make_venv(root)
+        provision_workspace_venv(workspace.pk)
     (root / "README.md").write_text("# Fuzzed\n")
     (root / "src").mkdir()
     (root / "src" / "app.py").write_text("print('hello')\n")

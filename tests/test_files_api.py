@@ -656,8 +656,8 @@ def test_it_lists_deletes_and_refuses_to_open_a_fifo_without_hanging(owner, pers
     deleted = owner.delete(url(workspace, path="pipe"))
 
     assert listed["pipe"]["type"] == "file"
-    assert_error(read, 400, "not_a_file")
-    assert_error(download, 400, "not_a_file")
+    assert_error(read, 409, "not_a_file")
+    assert_error(download, 409, "not_a_file")
     assert_error(overwrite, 409, "not_a_file")
     assert deleted.status_code == 204, deleted.content
     assert not os.path.lexists(root / "pipe")

@@ -70,6 +70,23 @@ def test_it_retries_the_provisioning_of_a_workspace_in_error_for_owners(api, per
     assert job["heartbeat_at"] is None
 
 
+def test_it_refuses_a_second_provisioning_while_one_is_queued_or_running(api, personas):
+    url = f"/api/v1/workspaces/{personas.workspace.pk}/reprovision/"
+    queued = Job.objects.get(kind="workspace.provision", target_id=str(personas.workspace.pk))
+    assert queued.status == Job.Status.QUEUED  # the creation's own provisioning, not yet picked up
+
+    refused = api.as_user(personas.owner).post(url)
+    Job.objects.filter(pk=queued.pk).update(status=Job.Status.RUNNING)
+    refused_running = api.as_user(personas.owner).post(url)
+    Job.objects.filter(pk=queued.pk).update(status=Job.Status.SUCCEEDED)
+    accepted = api.as_user(personas.owner).post(url)
+
+    assert refused.status_code == refused_running.status_code == 409
+    assert refused.json()["error"]["code"] == "provisioning_in_progress"
+    assert accepted.status_code == 202
+    assert AuditLog.objects.filter(action="workspace.reprovision").count() == 1
+
+
 def test_it_requires_the_exact_name_to_delete(api, personas):
     url = f"/api/v1/workspaces/{personas.workspace.pk}/"
     client = api.as_user(personas.owner)

@@ -11,6 +11,7 @@ from guardian.shortcuts import assign_perm, remove_perm
 
 from platform_core import access, audit
 from platform_core.jobs import create_job
+from platform_core.models import Job
 from workspaces.models import Membership, Workspace
 from workspaces.roles import ALL_PERMISSIONS, ROLE_PERMISSIONS
 
@@ -51,9 +52,24 @@ def do_create_workspace(name: str, *, acting_user) -> Workspace:
     return workspace
 
 
+class ProvisioningInProgress(RuntimeError):
+    """A provisioning of the workspace is already queued or running; a second one would race it."""
+
+
 @transaction.atomic
 def do_reprovision_workspace(workspace: Workspace, *, acting_user) -> Workspace:
     workspace = Workspace.objects.select_for_update().get(pk=workspace.pk)
+    # The job, not the workspace's status, says whether provisioning is under
+    # way: a job whose worker was lost is failed by the sweeper, which frees
+    # the workspace for a retry.
+    active = Job.objects.filter(
+        kind=PROVISION_JOB_KIND,
+        target_type=Workspace._meta.model_name,
+        target_id=str(workspace.pk),
+        status__in=(Job.Status.QUEUED, Job.Status.RUNNING),
+    )
+    if active.exists():
+        raise ProvisioningInProgress("The workspace is already being provisioned; wait for it to finish.")
     old_status = workspace.status
     workspace.status = Workspace.Status.PENDING
     workspace.status_message = ""

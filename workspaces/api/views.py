@@ -78,10 +78,13 @@ class WorkspaceViewSet(viewsets.ModelViewSet):
         services.do_delete_workspace(workspace, acting_user=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
-    @extend_schema(request=None, responses={202: WorkspaceSerializer})
+    @extend_schema(request=None, responses={202: WorkspaceSerializer, **error_responses(409)})
     @action(detail=True, methods=["post"])
     def reprovision(self, request, pk=None):
-        workspace = services.do_reprovision_workspace(self.get_object(), acting_user=request.user)
+        try:
+            workspace = services.do_reprovision_workspace(self.get_object(), acting_user=request.user)
+        except services.ProvisioningInProgress as error:
+            raise ApiError(409, "provisioning_in_progress", str(error)) from error
         return Response(self.get_serializer(workspace).data, status=status.HTTP_202_ACCEPTED)
 
 
