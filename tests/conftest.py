@@ -1,6 +1,8 @@
 """Shared fixtures: personas made through the service functions, API clients,
 and the real platform processes (Celery worker, daphne) on the test database."""
 
+import asyncio
+import inspect
 import re
 import shutil
 import time
@@ -204,3 +206,25 @@ def page(chromium, platform_server):
     page.js_errors = errors
     yield page
     context.close()
+
+
+@pytest.fixture(autouse=True)
+def _stop_the_access_watcher(request):
+    """Stop the process's access watcher with an async test's event loop, while that loop still runs.
+
+    Consumers start it on the loop of their first socket; each test has its own loop, and a
+    listener left to the loop's final cancellation can hang there on a Redis channel layer.
+    Only async tests: a sync test (Playwright's) may hold a running loop of its own.
+    """
+    if inspect.iscoroutinefunction(request.function):
+        request.getfixturevalue("_access_watcher_on_this_loop")
+
+
+@pytest.fixture
+async def _access_watcher_on_this_loop():
+    yield
+    from platform_core import access
+
+    watcher = access.WATCHER.instance
+    if watcher is not None and watcher.loop is asyncio.get_running_loop():
+        await watcher.close()
