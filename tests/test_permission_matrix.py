@@ -13,7 +13,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from platform_core.jobs import create_job
-from platform_core.models import AuditLog
+from platform_core.models import AuditLog, Job
 from platform_core.services import do_create_api_token
 from tests.conftest import make_ready
 from workspaces import services
@@ -148,6 +148,8 @@ def test_it_classifies_every_api_endpoint():
 def world(personas):
     """The personas' workspace, ready, with one file and the ids the routes need."""
     root = make_ready(personas.workspace)
+    # Ready as if provisioned: its provisioning job is done, so reprovisioning is allowed.
+    Job.objects.filter(target_id=str(personas.workspace.pk)).update(status=Job.Status.SUCCEEDED)
     (root / "main.py").write_text('print("hello")\n')
     return personas
 
