@@ -3,7 +3,7 @@
 import pytest
 from django.test import Client
 
-from platform_core.models import AuditLog
+from platform_core.models import AuditLog, Job
 from workspaces.models import Workspace
 
 pytestmark = pytest.mark.django_db
@@ -67,6 +67,7 @@ def test_it_offers_no_way_to_edit_or_delete_audit_rows(personas):
 
 def test_it_reprovisions_from_the_admin_through_the_service(personas):
     Workspace.objects.filter(pk=personas.workspace.pk).update(status="error", status_message="boom")
+    Job.objects.filter(target_id=str(personas.workspace.pk)).update(status=Job.Status.FAILED)
 
     response = signed_in(personas.site_admin).post(
         "/admin/workspaces/workspace/",
@@ -77,6 +78,19 @@ def test_it_reprovisions_from_the_admin_through_the_service(personas):
     personas.workspace.refresh_from_db()
     assert personas.workspace.status == "pending"
     assert AuditLog.objects.filter(action="workspace.reprovision", actor=personas.site_admin).count() == 1
+
+
+def test_it_says_which_workspaces_are_already_being_provisioned_instead_of_failing(personas):
+    # The workspace's creation queued its provisioning; no worker has taken it yet.
+    response = signed_in(personas.site_admin).post(
+        "/admin/workspaces/workspace/",
+        {"action": "reprovision", "_selected_action": [personas.workspace.pk]},
+        follow=True,
+    )
+
+    assert response.status_code == 200
+    assert "already being provisioned" in response.content.decode()
+    assert not AuditLog.objects.filter(action="workspace.reprovision").exists()
 
 
 def test_it_changes_roles_in_the_inline_through_the_service(personas):

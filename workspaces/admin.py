@@ -70,9 +70,16 @@ class WorkspaceAdmin(admin.ModelAdmin):
 
     @admin.action(description="Re-provision selected workspaces")
     def reprovision(self, request, queryset):
+        queued = 0
         for workspace in queryset:
-            services.do_reprovision_workspace(workspace, acting_user=request.user)
-        messages.success(request, f"Provisioning queued for {queryset.count()} workspace(s).")
+            try:
+                services.do_reprovision_workspace(workspace, acting_user=request.user)
+            except services.ProvisioningInProgress:
+                messages.warning(request, f"{workspace.name} is already being provisioned.")
+            else:
+                queued += 1
+        if queued:
+            messages.success(request, f"Provisioning queued for {queued} workspace(s).")
 
 
 @admin.register(Membership)
