@@ -59,10 +59,11 @@ ENV PATH=/opt/venv/bin:$PATH \
 # without it stops the worker). git and procps are for people working in
 # workspace terminals. bubblewrap sandboxes workspace processes where the
 # container may create namespaces (not under Docker's default seccomp
-# profile: docs/deployment.md, "Security of the local runtime").
+# profile: docs/deployment.md, "Security of the local runtime"). ripgrep
+# serves quick open and search across files.
 # hadolint ignore=DL3008
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends tini tzdata git procps bubblewrap \
+    && apt-get install -y --no-install-recommends tini tzdata git procps bubblewrap ripgrep \
     && rm -rf /var/lib/apt/lists/* \
     && groupadd --gid 10001 devbench \
     && useradd --uid 10001 --gid devbench --create-home --shell /bin/bash devbench

@@ -419,6 +419,16 @@ if EDITOR_LSP_MAX_BYTES > websocket_limits.LSP_MESSAGE_BYTES // 2:
         "a file's size in the message that opens it, which must stay within the language-server message limit."
     )
 
+# Quick open and search across files (workspaces/search.py): ripgrep runs in the
+# workspace's sandbox. The file list for quick open stops at FILES_LIST_MAX_FILES
+# (and says it was cut short); a search stops after SEARCH_TIMEOUT_SECONDS with the
+# matches found so far, returns at most SEARCH_MAX_RESULTS matches, and skips files
+# larger than SEARCH_MAX_FILE_BYTES (minified bundles, data dumps).
+FILES_LIST_MAX_FILES = env_int("FILES_LIST_MAX_FILES", 20_000, minimum=1)
+SEARCH_TIMEOUT_SECONDS = env_int("SEARCH_TIMEOUT_SECONDS", 10, minimum=1)
+SEARCH_MAX_RESULTS = env_int("SEARCH_MAX_RESULTS", 2000, minimum=1)
+SEARCH_MAX_FILE_BYTES = env_int("SEARCH_MAX_FILE_BYTES", 1024 * 1024, minimum=1024)
+
 # Qdrant -------------------------------------------------------------------------
 QDRANT_URL = env_str("QDRANT_URL")
 QDRANT_PATH = env_path("QDRANT_PATH", DATA_DIR / "qdrant")

@@ -36,6 +36,14 @@ if ! command -v bwrap >/dev/null 2>&1; then
     echo "warning: bubblewrap is missing (apt-get install bubblewrap): workspace processes will run unsandboxed." >&2
   fi
 fi
+# Quick open and search across files run ripgrep in the workspace (workspaces/search.py).
+if ! command -v rg >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ripgrep >/dev/null
+  else
+    echo "warning: ripgrep is missing (apt-get install ripgrep): quick open and search will not work." >&2
+  fi
+fi
 
 if [ ! -d frontend/node_modules ] || [ frontend/package-lock.json -nt frontend/node_modules ]; then
   npm ci --prefix frontend --no-audit --no-fund --loglevel=error

@@ -58,6 +58,8 @@ EXPECTATIONS: dict[tuple[str, str], frozenset[str]] = {
     ("api:workspace-file-move", "post"): FILE_WRITERS,
     ("api:workspace-file-upload", "post"): FILE_WRITERS,
     ("api:workspace-file-download", "get"): WORKSPACE_READERS,
+    ("api:workspace-file-list", "get"): WORKSPACE_READERS,
+    ("api:workspace-file-search", "get"): WORKSPACE_READERS,
     ("api:workspace-runs", "post"): FILE_WRITERS,  # running code needs the terminal right: owners, editors
     # Language servers need the right to edit files, as their sessions do.
     ("api:workspace-lsp", "get"): FILE_WRITERS,
@@ -191,6 +193,7 @@ def _payload(endpoint: Endpoint, personas) -> tuple[str, dict | None, str]:
         "api:workspace-files": "?path=main.py" if endpoint.method == "delete" else "",
         "api:workspace-file-content": "?path=new.py" if endpoint.method == "put" else "?path=main.py",
         "api:workspace-file-download": "?path=main.py",
+        "api:workspace-file-search": "?q=hello",
         # No ?confirm: a permitted caller gets 400 confirmation_required, nothing is deleted.
         "api:workspace-detail": "",
     }

@@ -1,4 +1,4 @@
-"""System checks of the workspaces app: is every workspace process sandboxed?
+"""System checks of the workspaces app: is every workspace process sandboxed? Can search run?
 
 Django runs these before `manage.py serve`, `migrate` and `check`: an error
 stops the command, a warning is printed. Production (DEBUG off) refuses to
@@ -9,6 +9,7 @@ WORKSPACE_ALLOW_UNSANDBOXED says that is accepted.
 from django.conf import settings
 from django.core import checks
 
+from workspaces import search
 from workspaces.runtime.sandbox import sandbox_status
 
 UNSANDBOXED_WARNING = "workspaces.W001"
@@ -36,3 +37,19 @@ def check_workspace_sandbox(app_configs, **kwargs):
     if not settings.DEBUG and not settings.WORKSPACE_ALLOW_UNSANDBOXED:
         return [checks.Error(message, hint=HINT, id=UNSANDBOXED_ERROR)]
     return [checks.Warning(message, hint=HINT, id=UNSANDBOXED_WARNING)]
+
+
+RIPGREP_MISSING_WARNING = "workspaces.W002"
+
+
+@checks.register()
+def check_ripgrep(app_configs, **kwargs):
+    try:
+        search.ripgrep()
+    except search.SearchError as error:
+        return [
+            checks.Warning(
+                error.message, hint="Quick open and search across files answer 503.", id=RIPGREP_MISSING_WARNING
+            )
+        ]
+    return []

@@ -300,6 +300,21 @@ def existing_file(root: Path, relative: object) -> str:
         return normalised
 
 
+def real_path_of(root: Path, relative: object) -> tuple[str, bool]:
+    """Where an existing file or folder at a client path really is, and whether it is a folder.
+
+    The path below the root after following the links inside it ('' for the
+    root), so a tool handed it meets no link of ours on the way; a link
+    leading outside is refused like everywhere else.
+    """
+    normalised = normalise(relative)
+    with _workspace(root) as opened, _locate(opened, normalised, open_final=True) as location:
+        if location.fd is None:
+            raise FilesError(404, "not_found", f"'{normalised or '/'}' does not exist.")
+        is_folder = stat.S_ISDIR(os.fstat(location.fd).st_mode)
+        return "/".join(location.target), is_folder
+
+
 def open_for_download(root: Path, relative: object):
     """The file at a client path opened for reading (the caller closes it), and its name."""
     with _existing_file(root, relative) as (normalised, descriptor, _):

@@ -1,7 +1,7 @@
 from django.urls import path
 from rest_framework.routers import SimpleRouter
 
-from workspaces.api import files_views
+from workspaces.api import files_views, search_views
 from workspaces.api.views import MembershipViewSet, WorkspaceViewSet
 
 router = SimpleRouter(trailing_slash=True)
@@ -20,4 +20,6 @@ urlpatterns = [
     path(files_prefix + "move/", files_views.FileMoveView.as_view(), name="workspace-file-move"),
     path(files_prefix + "upload/", files_views.FileUploadView.as_view(), name="workspace-file-upload"),
     path(files_prefix + "download/", files_views.FileDownloadView.as_view(), name="workspace-file-download"),
+    path(files_prefix + "all/", search_views.FileListView.as_view(), name="workspace-file-list"),
+    path(files_prefix + "search/", search_views.FileSearchView.as_view(), name="workspace-file-search"),
 ]
