@@ -256,6 +256,8 @@ def test_it_answers_a_bad_path_like_the_files_api(owner, personas, root):
     assert_error(owner.get(search_url(personas.workspace, q="x", path="missing")), 404, "not_found")
     assert_error(owner.get(search_url(personas.workspace, q="x", path="../other")), 400, "invalid_path")
     assert_error(owner.get(search_url(personas.workspace, q="x", path="/etc")), 400, "invalid_path")
+    os.mkfifo(root / "pipe")
+    assert_error(owner.get(search_url(personas.workspace, q="x", path="pipe")), 400, "not_a_file")
 
 
 def test_it_runs_a_catastrophic_backtracking_pattern_in_linear_time(owner, personas, root):

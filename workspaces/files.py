@@ -311,8 +311,10 @@ def real_path_of(root: Path, relative: object) -> tuple[str, bool]:
     with _workspace(root) as opened, _locate(opened, normalised, open_final=True) as location:
         if location.fd is None:
             raise FilesError(404, "not_found", f"'{normalised or '/'}' does not exist.")
-        is_folder = stat.S_ISDIR(os.fstat(location.fd).st_mode)
-        return "/".join(location.target), is_folder
+        mode = os.fstat(location.fd).st_mode
+        if not stat.S_ISDIR(mode) and not stat.S_ISREG(mode):
+            raise FilesError(400, "not_a_file", f"'{normalised}' is not a regular file or a folder.")
+        return "/".join(location.target), stat.S_ISDIR(mode)
 
 
 def open_for_download(root: Path, relative: object):
