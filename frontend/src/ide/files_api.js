@@ -21,5 +21,10 @@ export function filesApi(workspaceId) {
       return api.upload(`${base}upload/`, form);
     },
     downloadUrl: (path) => apiUrl(`${base}download/`, { path }),
+    /** Every file for quick open: { files: [path], truncated }. */
+    all: () => api.get(`${base}all/`),
+    /** Search across files (docs/api.md): { files: [{ path, matches }], match_count, truncated, timed_out, ... }. */
+    search: ({ q, regex, matchCase, path, maxResults }, { signal } = {}) =>
+      api.get(`${base}search/`, { query: { q, regex: regex ? "true" : undefined, case: matchCase ? "true" : undefined, path: path || undefined, max_results: maxResults }, signal }),
   };
 }

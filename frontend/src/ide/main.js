@@ -15,9 +15,14 @@ import { monaco } from "./monaco.js";
 import { OutputLog } from "./output.js";
 import { setupPanelResizer } from "./panel_resizer.js";
 import { setupPanelTabs } from "./panels.js";
+import { ProblemsPanel } from "./problems_panel.js";
 import { Runner } from "./runner.js";
+import { SearchPanel } from "./search_panel.js";
+import { SessionRestore } from "./session_restore.js";
+import { SidebarViews } from "./sidebar_views.js";
 import { StatusBar } from "./status_bar.js";
 import { TerminalPanel } from "./terminal_panel.js";
+import { setupIdeCommands } from "./ide_commands.js";
 
 const root = document.getElementById("ide");
 const workspaceId = root.dataset.workspaceId;
@@ -26,13 +31,14 @@ const byId = (id) => document.getElementById(id);
 
 const files = filesApi(workspaceId);
 const output = new OutputLog(byId("output-panel"));
-const panels = setupPanelTabs(byId("panel-tabs"));
+const panels = setupPanelTabs(byId("panel-tabs"), { grid: root });
 setupPanelResizer({ grid: root, panel: root.querySelector(".ide-panel") });
 const status = new StatusBar({
   saveStatus: byId("save-status"),
   language: byId("status-language"),
   position: byId("status-position"),
   note: byId("editor-note"),
+  problems: byId("status-problems"),
 });
 
 const tabs = new EditorTabs({
@@ -78,6 +84,17 @@ if (canEdit) {
 
 const languageServers = new LanguageServers({ element: byId("lsp-status"), workspaceId, canEdit, output, tabs });
 openDefinitionsInTabs(tabs);
+
+// Keyboard and panels: quick open, search, command palette, problems, the
+// terminal toggle (docs/keyboard.md).
+const sidebar = new SidebarViews(root.querySelector(".ide-sidebar"), {
+  focusExplorer: () => (byId("file-tree").querySelector('[tabindex="0"]') || byId("file-tree")).focus(),
+});
+const search = new SearchPanel({ files, tabs });
+sidebar.add({ id: "search", label: "Search", elements: [search.element], onShow: ({ focus }) => focus && search.focus() });
+const problems = new ProblemsPanel({ element: byId("problems-panel"), tabCount: byId("problems-count"), status, tabs });
+const commands = setupIdeCommands({ tabs, files, panels, terminals, sidebar, search, problems, tree, canEdit });
+byId("status-problems").addEventListener("click", () => commands.run("workbench.showProblems"));
 
 function bindToolbar(testid, handler) {
   const button = root.querySelector(`[data-testid="${testid}"]`);
@@ -138,7 +155,8 @@ output.log(`Opened workspace ${root.dataset.workspaceName || workspaceId} as ${r
 if (!canEdit) status.setSaveState("readonly");
 tree.refresh();
 checkWorkspaceStatus();
+new SessionRestore({ tabs, workspaceId, userId: root.dataset.userId }).start();
 
 // Exposed for the terminal and language-client work that mounts into this
 // page later, and for debugging from the console.
-window.devbench = { monaco, tabs, tree, output, panels, languageServers, workspaceId, canEdit };
+window.devbench = { monaco, tabs, tree, output, panels, languageServers, workspaceId, canEdit, commands, search, problems };

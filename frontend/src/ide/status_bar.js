@@ -1,6 +1,7 @@
 // The status bar's live parts: save status of the active tab, its language,
-// the cursor position and a note on the file (a large file's limits). Workspace name and role are rendered by the
-// template and never change on this page.
+// the cursor position, a note on the file (a large file's limits) and the
+// problems' counts. Workspace name and role are rendered by the template and
+// never change on this page.
 const SAVE_STATE_TEXT = {
   none: "",
   saved: "All changes saved",
@@ -12,11 +13,23 @@ const SAVE_STATE_TEXT = {
 };
 
 export class StatusBar {
-  constructor({ saveStatus, language, position, note }) {
+  constructor({ saveStatus, language, position, note, problems }) {
     this.saveStatus = saveStatus;
     this.language = language;
     this.position = position;
     this.note = note;
+    this.problems = problems;
+  }
+
+  /** The language servers' error and warning counts (problems_panel.js). */
+  setProblems({ error, warning }) {
+    if (!this.problems) return;
+    this.problems.dataset.errors = String(error);
+    this.problems.dataset.warnings = String(warning);
+    this.problems.textContent = `⊗ ${error}  ⚠ ${warning}`;
+    const label = `${error} error${error === 1 ? "" : "s"}, ${warning} warning${warning === 1 ? "" : "s"}: show the problems`;
+    this.problems.title = label;
+    this.problems.setAttribute("aria-label", label);
   }
 
   /** A short note about the active file (a large file's limits); "" hides it. */
