@@ -13,6 +13,7 @@ from platform_core.api.errors import ApiError
 from platform_core.api.serializers import StrictSerializer
 from workspaces import search
 from workspaces.api.files_views import FilesApiView
+from workspaces.api.schema import PATH_SCHEMA
 from workspaces.roles import VIEW
 from workspaces.runtime import get_runtime
 
@@ -25,11 +26,9 @@ class SearchQuerySerializer(StrictSerializer):
     max_results = serializers.IntegerField(required=False, min_value=1)
 
     def validate_max_results(self, value):
-        if value > settings.SEARCH_MAX_RESULTS:
-            raise serializers.ValidationError(
-                f"Ensure this value is less than or equal to {settings.SEARCH_MAX_RESULTS}."
-            )
-        return value
+        # Capped, not refused: asking for more than the server gives is not a mistake in the
+        # request, and the answer's `truncated` says when results were left out.
+        return min(value, settings.SEARCH_MAX_RESULTS)
 
 
 class SearchApiView(FilesApiView):
@@ -61,11 +60,20 @@ class FileSearchView(SearchApiView):
     @extend_schema(
         summary="Search the workspace's files for text or a regular expression",
         parameters=[
-            OpenApiParameter("q", str, required=True, description="The text, or with regex=true a pattern."),
+            OpenApiParameter(
+                "q",
+                {"type": "string", "minLength": 1, "maxLength": search.MAX_QUERY_CHARS},
+                required=True,
+                description="The text, or with regex=true a pattern.",
+            ),
             OpenApiParameter("regex", bool, description="q is a regular expression (ripgrep's syntax)."),
             OpenApiParameter("case", bool, description="Match case (default: ignore case)."),
-            OpenApiParameter("path", str, description="Only this folder or file (workspace-relative)."),
-            OpenApiParameter("max_results", int, description="At most this many matches (SEARCH_MAX_RESULTS)."),
+            OpenApiParameter("path", PATH_SCHEMA, description="Only this folder or file (workspace-relative)."),
+            OpenApiParameter(
+                "max_results",
+                {"type": "integer", "minimum": 1},
+                description="At most this many matches; the server caps it at SEARCH_MAX_RESULTS.",
+            ),
         ],
         responses={200: dict},
     )
