@@ -275,6 +275,22 @@ def test_it_uploads_a_file_and_refuses_to_overwrite_unless_asked(owner, personas
     assert (root / "sub" / "data.bin").read_bytes() == b"replacement"
 
 
+def test_it_uploads_an_empty_file(owner, personas, root):
+    response = upload(owner, personas.workspace, "__init__.py", b"", directory="sub")
+
+    assert response.status_code == 201, response.content
+    assert response.json()["path"] == "sub/__init__.py"
+    assert response.json()["size"] == 0
+    assert (root / "sub" / "__init__.py").read_bytes() == b""
+
+
+def test_it_overwrites_a_file_with_an_empty_upload(owner, personas, root):
+    response = upload(owner, personas.workspace, "inner.txt", b"", directory="sub", overwrite="true")
+
+    assert response.status_code == 201, response.content
+    assert (root / "sub" / "inner.txt").read_bytes() == b""
+
+
 def test_it_downloads_the_exact_bytes_as_an_attachment(owner, personas, root):
     data = bytes(range(256)) * 64
     (root / "sub" / "blob.bin").write_bytes(data)
