@@ -49,6 +49,16 @@ def test_it_shows_auditors_the_audit_log_and_nothing_else(personas):
     assert auditor.get("/admin/workspaces/workspace/").status_code == 403
 
 
+def test_it_links_the_admin_home_to_the_language_server_sessions(personas):
+    home = signed_in(personas.site_admin).get("/admin/")
+
+    assert home.status_code == 200
+    assert b'href="/admin/language-servers/"' in home.content
+    assert signed_in(personas.site_admin).get("/admin/language-servers/").status_code == 200
+    # Auditors cannot open that page, so their home does not offer it.
+    assert b"/admin/language-servers/" not in signed_in(personas.auditor).get("/admin/").content
+
+
 def test_it_keeps_members_out_of_the_admin(personas):
     response = signed_in(personas.owner).get("/admin/")
 
