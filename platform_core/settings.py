@@ -429,6 +429,12 @@ SEARCH_TIMEOUT_SECONDS = env_int("SEARCH_TIMEOUT_SECONDS", 10, minimum=1)
 SEARCH_MAX_RESULTS = env_int("SEARCH_MAX_RESULTS", 2000, minimum=1)
 SEARCH_MAX_FILE_BYTES = env_int("SEARCH_MAX_FILE_BYTES", 1024 * 1024, minimum=1024)
 
+# IDE file events (workspaces/tree_watcher.py): open IDE pages follow the workspace's files through
+# inotify, one watch per folder. Beyond this many folders in one workspace the rest are not
+# followed live (the page says so; Refresh still works). The kernel's own limit,
+# fs.inotify.max_user_watches, is shared by every workspace of the platform's user.
+FILE_WATCH_MAX_DIRECTORIES = env_int("FILE_WATCH_MAX_DIRECTORIES", 10_000, minimum=1)
+
 # Qdrant -------------------------------------------------------------------------
 QDRANT_URL = env_str("QDRANT_URL")
 QDRANT_PATH = env_path("QDRANT_PATH", DATA_DIR / "qdrant")

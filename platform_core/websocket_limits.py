@@ -17,6 +17,7 @@ TERMINAL_CONTROL_BYTES = 64 * KIB  # text frame: one JSON control message
 RUNNER_MESSAGE_BYTES = 4 * MIB  # a run request carries up to 1,000,000 characters of code
 LSP_MESSAGE_BYTES = 4 * MIB  # one JSON-RPC message: didOpen carries a whole file
 PING_MESSAGE_BYTES = 64 * KIB
+EVENTS_MESSAGE_BYTES = 64 * KIB  # the IDE only pings the events socket; as small as any route
 
 # (route, frame) -> limit, in the order of docs/protocols.md.
 ROUTE_LIMITS = {
@@ -25,6 +26,7 @@ ROUTE_LIMITS = {
     ("/ws/workspaces/<id>/terminals/<name>/", "text"): TERMINAL_CONTROL_BYTES,
     ("/ws/workspaces/<id>/runner/", "text"): RUNNER_MESSAGE_BYTES,
     ("/ws/workspaces/<id>/lsp/<server>/", "text"): LSP_MESSAGE_BYTES,
+    ("/ws/workspaces/<id>/events/", "text"): EVENTS_MESSAGE_BYTES,
 }
 LARGEST_ROUTE_LIMIT = max(ROUTE_LIMITS.values())
 

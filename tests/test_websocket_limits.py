@@ -130,12 +130,20 @@ ROUTES = {
             "binary": lsp_method("window/showMessage"),
         },
     ),
+    "events": Route(
+        "events",
+        "/ws/workspaces/{id}/events/",
+        json.dumps({"type": "ping"}),
+        lambda m: m == {"type": "pong"},
+        JSON_ROUTE_REFUSALS,
+    ),
 }
 ROUTE_OF_PATH = {
     "/ws/ping/": "ping",
     "/ws/workspaces/<id>/terminals/<name>/": "terminal",
     "/ws/workspaces/<id>/runner/": "runner",
     "/ws/workspaces/<id>/lsp/<server>/": "lsp",
+    "/ws/workspaces/<id>/events/": "events",
 }
 
 
@@ -273,7 +281,7 @@ async def test_deep_or_broken_json_gets_invalid_message_and_the_session_goes_on(
     await still_answers(socket, route)
 
 
-@pytest.mark.parametrize("name", ["ping", "runner", "lsp"])
+@pytest.mark.parametrize("name", ["ping", "runner", "lsp", "events"])
 async def test_a_binary_frame_on_a_text_route_is_refused_and_the_session_goes_on(connect, name):
     route = ROUTES[name]
     socket = await connect(route)

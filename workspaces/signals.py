@@ -1,5 +1,7 @@
-"""Workspaces follow their provisioning jobs when the sweeper gives one up."""
+"""Workspaces follow their provisioning jobs when the sweeper gives one up; deletions close open IDE pages."""
 
+from django.db import transaction
+from django.db.models.signals import post_delete
 from django.dispatch import receiver
 
 from platform_core.jobs import job_abandoned
@@ -26,3 +28,12 @@ def _on_job_abandoned(sender, job: Job, reason: str, **kwargs) -> None:
     ).update(
         status=Workspace.Status.ERROR, status_message=f"Provisioning did not finish. {reason} Retry to run it again."
     )
+
+
+@receiver(post_delete, sender=Workspace, dispatch_uid="workspace_deleted_close_events")
+def _on_workspace_deleted(sender, instance: Workspace, **kwargs) -> None:
+    from workspaces.file_events import get_file_events_manager
+
+    workspace_id = instance.pk
+    # Once the deletion is committed; a no-op in processes without events sockets (Celery workers).
+    transaction.on_commit(lambda: get_file_events_manager().schedule_close_workspace(workspace_id))
