@@ -59,12 +59,13 @@ def test_it_shows_a_conflict_instead_of_overwriting_a_newer_file(page, celery_wo
     page.locator("[data-testid=tree-item][data-path='main.py']").click()
     expect(page.locator("#editor .view-lines")).to_contain_text("Hello from Devbench")
 
-    # Someone else (another tab, the terminal) changes the file meanwhile.
-    on_disk = get_runtime().root(workspace.pk) / "main.py"
-    on_disk.write_text('print("changed elsewhere")\n')
     page.locator("#editor .view-lines").click()
     page.keyboard.press("Control+End")
     page.keyboard.type("\n# my edit")
+    # Someone else (another tab, the terminal) changes the file meanwhile.
+    # (Before the edit, the unmodified tab would simply reload: test_browser_file_events.py.)
+    on_disk = get_runtime().root(workspace.pk) / "main.py"
+    on_disk.write_text('print("changed elsewhere")\n')
     page.keyboard.press("Control+s")
 
     conflict = page.get_by_test_id("conflict-bar")

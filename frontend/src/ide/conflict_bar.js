@@ -1,5 +1,6 @@
 // The bar shown above the editor when a save was refused because the file
-// changed on disk (409 "conflict"). It only offers the choices; EditorTabs
+// changed on disk (409 "conflict"), or when the disk changed (or the file was
+// deleted) under unsaved edits. It only offers the choices; EditorTabs
 // carries them out.
 import { h } from "../lib/dom.js";
 
@@ -10,7 +11,7 @@ export class ConflictBar {
       h("button", { type: "button", class: `btn btn-small${kind ? ` btn-${kind}` : ""}`, dataset: { testid }, onclick: handler }, label);
     element.replaceChildren(
       h("span", { class: "conflict-icon", "aria-hidden": "true" }, "⚠"),
-      h("span", { class: "conflict-message" }, "This file changed on disk since you opened it."),
+      (this.message = h("span", { class: "conflict-message", dataset: { testid: "conflict-message" } })),
       h(
         "span",
         { class: "conflict-actions" },
@@ -22,7 +23,11 @@ export class ConflictBar {
     this.hide();
   }
 
-  show() {
+  /** `conflict.deleted`: the file is gone from disk (Overwrite makes it again). */
+  show(conflict = {}) {
+    this.message.textContent = conflict.deleted
+      ? "This file was deleted on disk; your unsaved text is still here."
+      : "This file changed on disk since you opened it.";
     this.element.hidden = false;
   }
 

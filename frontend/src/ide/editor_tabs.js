@@ -31,7 +31,8 @@ class Tab {
     this.saving = null; // the in-flight save promise
     this.saveAgain = false;
     this.saveError = null;
-    this.conflict = null; // { currentEtag } after a 409
+    this.conflict = null; // { currentEtag, deleted? } after a 409, or when the disk changed under edits
+    this.checking = null; // { again, promise }: the comparison with the disk under way (file_events.js)
     this.element = null;
   }
 
@@ -285,7 +286,7 @@ export class EditorTabs {
     tab.element.classList.toggle("dirty", tab.dirty);
     tab.element.classList.toggle("conflict", Boolean(tab.conflict));
     if (tab !== this.active) return;
-    if (tab.conflict) this.conflictBar.show();
+    if (tab.conflict) this.conflictBar.show(tab.conflict);
     else this.conflictBar.hide();
     if (!this.canEdit || !tab.policy.editable) this.status.setSaveState("readonly");
     else if (tab.saving) this.status.setSaveState("saving");
@@ -354,20 +355,27 @@ export class EditorTabs {
       notifyError(error, `Could not reload ${tab.path}`);
       return;
     }
+    this.replaceContent(tab, file);
+    this.output.log(`Reloaded ${tab.path} from disk`);
+    // The bar's button that had focus is gone; typing goes on in the editor.
+    if (tab === this.active) this.editor.focus();
+  }
+
+  /** Puts `file` (as the files API reads it) in the tab as its saved text, keeping the view where it was. */
+  replaceContent(tab, file) {
     if (this.compare.tab === tab) this.compare.close();
+    const viewState = tab === this.active ? this.editor.saveViewState() : null;
     // An edit rather than setValue() keeps the user's text one Ctrl+Z away:
     // "discard mine" should not be irreversible.
     tab.model.pushStackElement();
     tab.model.pushEditOperations([], [{ range: tab.model.getFullModelRange(), text: file.content }], () => null);
     tab.model.pushStackElement();
+    if (viewState) this.editor.restoreViewState(viewState);
     tab.etag = file.etag;
     tab.savedVersion = tab.model.getAlternativeVersionId();
     tab.conflict = null;
     tab.saveError = null;
-    this.output.log(`Reloaded ${tab.path} from disk`);
     this.refreshTab(tab);
-    // The bar's button that had focus is gone; typing goes on in the editor.
-    if (tab === this.active) this.editor.focus();
   }
 
   /** Conflict action: replace the file on disk with the editor's text. */
@@ -398,6 +406,99 @@ export class EditorTabs {
       }
     }
     this.compare.open({ tab, diskContent: disk, diskLabel: label, languageId: tab.model.getLanguageId() });
+  }
+
+  // ---- following the disk (file_events.js) -----------------------------
+
+  /** Changes on disk: open files that changed reload, or show the conflict bar when they hold edits. */
+  applyDiskChanges(changes) {
+    const touched = new Set();
+    for (const { path, change } of changes) {
+      for (const tab of this.tabs) {
+        if (tab.path === path || (change === "deleted" && isSameOrInside(tab.path, path))) touched.add(tab);
+      }
+    }
+    return Promise.all([...touched].map((tab) => this.checkDisk(tab)));
+  }
+
+  /** After a reconnect or a resync: compare every open file with the disk. */
+  resync() {
+    return Promise.all(this.tabs.map((tab) => this.checkDisk(tab)));
+  }
+
+  /** Compares a tab with its file on disk; one comparison at a time per tab, repeated if asked meanwhile. */
+  checkDisk(tab) {
+    if (tab.checking) {
+      tab.checking.again = true;
+      return tab.checking.promise;
+    }
+    const state = { again: true, promise: null };
+    state.promise = (async () => {
+      try {
+        while (state.again && this.tabs.includes(tab)) {
+          state.again = false;
+          await this.checkDiskOnce(tab);
+        }
+      } finally {
+        tab.checking = null;
+      }
+    })();
+    tab.checking = state;
+    return state.promise;
+  }
+
+  async checkDiskOnce(tab) {
+    // This page's own save changes the disk too: compare with the etag it answers.
+    if (tab.saving) await tab.saving.catch(() => null);
+    let file;
+    try {
+      file = await this.files.read(tab.path);
+    } catch (error) {
+      if (error instanceof ApiError && error.status === 404) this.fileGoneFromDisk(tab);
+      return; // other failures (too large now, unreachable): the next change or a save says more
+    }
+    if (!this.tabs.includes(tab) || tab.saving) return;
+    if (file.etag === tab.etag) {
+      if (tab.conflict) {
+        tab.conflict = null; // the disk is back to the text this tab started from
+        this.refreshTab(tab);
+      }
+      return;
+    }
+    if (file.content === tab.model.getValue()) {
+      // The disk now holds exactly this text (saved elsewhere, or the same edit): nothing to choose.
+      tab.etag = file.etag;
+      tab.savedVersion = tab.model.getAlternativeVersionId();
+      tab.conflict = null;
+      this.refreshTab(tab);
+      return;
+    }
+    if (!tab.dirty) {
+      this.replaceContent(tab, file);
+      this.output.log(`${tab.path} changed on disk; reloaded`);
+      return;
+    }
+    tab.conflict = { currentEtag: file.etag };
+    this.output.log(`${tab.path} changed on disk while it has unsaved changes`);
+    this.refreshTab(tab);
+  }
+
+  fileGoneFromDisk(tab) {
+    if (!this.tabs.includes(tab)) return;
+    if (!tab.dirty) {
+      this.output.log(`${tab.path} was deleted on disk; its tab was closed`);
+      this.discard(tab);
+      return;
+    }
+    // Saving would fail; Overwrite (etag null) makes the file again from this text.
+    tab.conflict = { currentEtag: null, deleted: true };
+    this.output.log(`${tab.path} was deleted on disk while it has unsaved changes`);
+    this.refreshTab(tab);
+  }
+
+  /** Closes every tab without asking (the workspace is gone). */
+  discardAll() {
+    for (const tab of [...this.tabs]) this.discard(tab);
   }
 
   // ---- file tree events ------------------------------------------------

@@ -23,6 +23,7 @@ export class FileTree {
     Object.assign(this, { element, files, canEdit, onOpen, onMoved, onDeleted, output });
     this.nodes = new Map(); // path -> { path, name, type, row, group, loaded }
     this.expanded = new Set();
+    this.syncing = new Map(); // directory -> { again, promise }: one re-listing at a time per folder
     this.selected = null;
     const rootGroup = h("ul", { class: "tree-group", role: "group" });
     this.nodes.set("", { path: "", name: "", type: "directory", row: null, group: rootGroup, loaded: false });
@@ -284,6 +285,108 @@ export class FileTree {
     while (items.length && items[0] === null) items.shift();
     if (!items.length) return;
     openContextMenu({ x, y, items, returnFocus });
+  }
+
+  // ---- following the disk (file_events.js) -----------------------------
+
+  /** Files added or deleted on disk: re-list the shown folders that hold them, leaving the rest as it is. */
+  applyDiskChanges(changes) {
+    const folders = new Set(changes.filter(({ change }) => change !== "modified").map(({ path }) => parentPath(path)));
+    return Promise.all([...folders].map((folder) => this.syncDirectory(folder)));
+  }
+
+  /** After a reconnect or a resync: re-list every folder that was loaded. */
+  resync() {
+    const loaded = [...this.nodes.values()].filter((node) => node.type === "directory" && node.loaded);
+    return Promise.all(loaded.map((node) => this.syncDirectory(node.path)));
+  }
+
+  /** Empties the tree for good (the workspace is gone). */
+  clear() {
+    this.nodes.clear();
+    this.expanded.clear();
+    this.element.replaceChildren();
+  }
+
+  /** Brings a loaded folder's rows in line with the disk; one listing at a time per folder, the last one wins. */
+  syncDirectory(directory) {
+    const running = this.syncing.get(directory);
+    if (running) {
+      running.again = true;
+      return running.promise;
+    }
+    const state = { again: true, promise: null };
+    state.promise = (async () => {
+      try {
+        while (state.again) {
+          state.again = false;
+          await this.syncOnce(directory);
+        }
+      } finally {
+        this.syncing.delete(directory);
+      }
+    })();
+    this.syncing.set(directory, state);
+    return state.promise;
+  }
+
+  async syncOnce(directory) {
+    const node = this.nodes.get(directory);
+    if (!node || node.type !== "directory" || !node.loaded) return; // not shown: listed when it is
+    let listing;
+    try {
+      listing = await this.files.list(directory);
+    } catch {
+      return; // gone (its parent's listing drops it) or out of reach for now: the next change tries again
+    }
+    if (this.nodes.get(directory) !== node || !node.loaded) return;
+    const depth = directory === "" ? 0 : directory.split("/").length;
+    const current = new Map();
+    for (const item of [...node.group.children]) {
+      const row = item.querySelector(":scope > .tree-row");
+      if (row) current.set(row.dataset.path, item);
+      else item.remove(); // "(empty)" or an error line
+    }
+    const items = [];
+    const added = [];
+    for (const entry of listing.entries) {
+      const item = current.get(entry.path);
+      const known = this.nodes.get(entry.path);
+      current.delete(entry.path);
+      if (item && known && known.type === entry.type) {
+        known.row.title = entry.type === "directory" ? entry.path : `${entry.path} (${formatSize(entry.size)})`;
+        items.push(item);
+        continue;
+      }
+      if (item) {
+        this.forget(entry.path); // a file became a folder or the other way round
+        item.remove();
+      }
+      items.push(this.buildItem(entry, depth));
+      added.push(entry);
+    }
+    for (const [path, item] of current) {
+      this.forget(path);
+      item.remove();
+    }
+    // Rows move only when out of place, so a focused row keeps its focus.
+    let cursor = node.group.firstElementChild;
+    for (const item of items) {
+      if (item === cursor) cursor = cursor.nextElementSibling;
+      else node.group.insertBefore(item, cursor);
+    }
+    if (!items.length) node.group.append(h("li", { class: "tree-message muted", role: "none", style: `--depth: ${depth}` }, "(empty)"));
+    if (this.selected != null && !this.nodes.has(this.selected)) this.selected = null;
+    this.updateTabStop();
+    // A folder that was open before (deleted and made again, say by git) opens again.
+    await Promise.all(added.filter((entry) => entry.type === "directory" && this.expanded.has(entry.path)).map((entry) => this.expand(entry.path)));
+  }
+
+  /** Drops the nodes of `path` and everything below it (their rows are gone). */
+  forget(path) {
+    for (const known of [...this.nodes.keys()]) {
+      if (known !== "" && isSameOrInside(known, path)) this.nodes.delete(known);
+    }
   }
 
   // ---- actions ---------------------------------------------------------

@@ -85,6 +85,12 @@ export class LanguageServers {
     return Boolean(await this.tabs.preloadModel(uri.path.slice(WORKSPACE_PREFIX.length)));
   }
 
+  /** Closes every connection for good (the workspace is gone). */
+  dispose() {
+    for (const connection of this.connections.values()) connection.dispose();
+    this.connections.clear();
+  }
+
   /** Restart the server (its socket closes with 4001 and reconnects), or reconnect if none runs. */
   async restart(name) {
     const connection = this.connections.get(name);

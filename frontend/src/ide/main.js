@@ -7,6 +7,7 @@ import { api, errorMessage } from "../lib/api.js";
 import { notify } from "../lib/dialogs.js";
 import { dataFlag } from "../lib/dom.js";
 import { EditorTabs } from "./editor_tabs.js";
+import { WorkspaceEvents } from "./file_events.js";
 import { filesApi } from "./files_api.js";
 import { FileTree } from "./filetree.js";
 import { LanguageServers, openDefinitionsInTabs } from "./language_servers.js";
@@ -23,6 +24,7 @@ import { SidebarViews } from "./sidebar_views.js";
 import { StatusBar } from "./status_bar.js";
 import { TerminalPanel } from "./terminal_panel.js";
 import { setupIdeCommands } from "./ide_commands.js";
+import { showWorkspaceClosed } from "./workspace_closed.js";
 
 const root = document.getElementById("ide");
 const workspaceId = root.dataset.workspaceId;
@@ -70,17 +72,17 @@ const terminals = new TerminalPanel({ element: byId("terminal-panel"), workspace
 // there"; arrow-key navigation between panel tabs keeps focus on the tabs.
 byId("panel-tab-terminal").addEventListener("click", () => terminals.focus());
 
-if (canEdit) {
-  new Runner({
-    workspaceId,
-    tabs,
-    output,
-    panels,
-    runButton: root.querySelector('[data-testid="run-button"]'),
-    stopButton: root.querySelector('[data-testid="stop-button"]'),
-    statusElement: byId("run-status"),
-  });
-}
+const runner = canEdit
+  ? new Runner({
+      workspaceId,
+      tabs,
+      output,
+      panels,
+      runButton: root.querySelector('[data-testid="run-button"]'),
+      stopButton: root.querySelector('[data-testid="stop-button"]'),
+      statusElement: byId("run-status"),
+    })
+  : null;
 
 const languageServers = new LanguageServers({ element: byId("lsp-status"), workspaceId, canEdit, output, tabs });
 openDefinitionsInTabs(tabs);
@@ -95,6 +97,38 @@ sidebar.add({ id: "search", label: "Search", elements: [search.element], onShow:
 const problems = new ProblemsPanel({ element: byId("problems-panel"), tabCount: byId("problems-count"), status, tabs });
 const commands = setupIdeCommands({ tabs, files, panels, terminals, sidebar, search, problems, tree, canEdit });
 byId("status-problems").addEventListener("click", () => commands.run("workbench.showProblems"));
+
+// What happens to the workspace without this page doing it (file_events.js):
+// files changed on disk by a terminal, a run or another member; a role
+// change; the workspace's deletion or the end of this user's access, which
+// closes every panel and leaves one message.
+let workspaceClosed = false;
+function closeWorkspace(closed) {
+  if (workspaceClosed) return;
+  workspaceClosed = true;
+  events.dispose();
+  terminals.disposeAll();
+  languageServers.dispose();
+  if (runner) runner.dispose();
+  tabs.discardAll();
+  tree.clear();
+  showWorkspaceClosed(root, closed);
+}
+const followDisk = () => Promise.all([tree.resync(), tabs.resync()]);
+const events = new WorkspaceEvents({
+  workspaceId,
+  stateElement: root,
+  onReady: followDisk, // changes made while this page was not listening were not reported
+  onChanges: (changes) => Promise.all([tree.applyDiskChanges(changes), tabs.applyDiskChanges(changes)]),
+  onResync: followDisk,
+  onAccessChanged: ({ message }) => notify(`${message} Reload the page to see what you can do now.`, { kind: "info", timeout: 10000 }),
+  onClosed: closeWorkspace,
+  onNotice: ({ level, message }) => output.log(message, level === "error" ? "error" : "info"),
+});
+// A terminal may hear of the deletion first.
+document.addEventListener("devbench:workspace-closed", (event) =>
+  closeWorkspace({ reason: "deleted", message: event.detail?.message || "This workspace was deleted." }),
+);
 
 function bindToolbar(testid, handler) {
   const button = root.querySelector(`[data-testid="${testid}"]`);
@@ -159,4 +193,4 @@ new SessionRestore({ tabs, workspaceId, userId: root.dataset.userId }).start();
 
 // Exposed for the terminal and language-client work that mounts into this
 // page later, and for debugging from the console.
-window.devbench = { monaco, tabs, tree, output, panels, languageServers, workspaceId, canEdit, commands, search, problems };
+window.devbench = { monaco, tabs, tree, output, panels, languageServers, events, workspaceId, canEdit, commands, search, problems };

@@ -134,6 +134,16 @@ export class Runner {
     if (this.socketOpen) this.socket.send(JSON.stringify(message));
   }
 
+  /** Closes the socket for good (the workspace is gone). */
+  dispose() {
+    this.keepConnected = false;
+    clearTimeout(this.reconnectTimer);
+    const socket = this.socket;
+    this.socket = null;
+    this.socketOpen = false;
+    if (socket) socket.close(1000);
+  }
+
   // ---- messages ---------------------------------------------------------
 
   handleMessage(text) {

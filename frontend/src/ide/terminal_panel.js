@@ -30,18 +30,17 @@ export class TerminalPanel {
     this.lastEnvironmentChange = null;
 
     this.tabList = h("div", { class: "terminal-tabs", role: "tablist", "aria-label": "Terminals" });
-    const newButton = h(
-      "button",
-      { type: "button", class: "icon-button", title: "New terminal", "aria-label": "New terminal", dataset: { testid: "new-terminal" } },
-      icon("M8 3v10 M3 8h10"),
-    );
-    newButton.addEventListener("click", () => this.open(this.unusedName(), { focus: true }));
+    // Viewers watch the shells others run; they cannot start one.
+    const newButton = canEdit
+      ? h("button", { type: "button", class: "icon-button", title: "New terminal", "aria-label": "New terminal", dataset: { testid: "new-terminal" } }, icon("M8 3v10 M3 8h10"))
+      : null;
+    if (newButton) newButton.addEventListener("click", () => this.open(this.unusedName(), { focus: true }));
     const killButton = canEdit
       ? h("button", { type: "button", class: "icon-button", title: "Kill terminal (ends its shell)", "aria-label": "Kill terminal", dataset: { testid: "kill-terminal" } }, icon("M2.5 4h11 M6 4V2.5h4V4 M4 4l.75 9.5h6.5L12 4 M6.75 6.5v4.5 M9.25 6.5v4.5"))
       : null;
     if (killButton) killButton.addEventListener("click", () => this.active && this.close(this.active, { kill: true }));
     this.views = h("div", { class: "terminal-views" });
-    this.emptyState = h("p", { class: "panel-placeholder", hidden: true }, "No terminal open. Use + to open one.");
+    this.emptyState = h("p", { class: "panel-placeholder", hidden: true }, canEdit ? "No terminal open. Use + to open one." : "No terminal open.");
     element.classList.add("terminal-panel");
     element.replaceChildren(
       h("div", { class: "terminal-bar" }, this.tabList, h("div", { class: "toolbar", role: "toolbar", "aria-label": "Terminal actions" }, newButton, killButton)),
@@ -170,6 +169,13 @@ export class TerminalPanel {
 
   focus() {
     if (this.active) this.sessions.get(this.active).session.focus();
+  }
+
+  /** Detaches every tab for good, leaving the shells alone (the workspace is gone). */
+  disposeAll() {
+    for (const { session } of this.sessions.values()) session.dispose();
+    this.sessions.clear();
+    testHandles.clear();
   }
 
   renderState(session) {

@@ -243,6 +243,10 @@ export class TerminalSession {
       case "notice":
         if (message.level === "error") this.errorNotice = String(message.message);
         this.writeNotice(message.level, message.message);
+        // The page closes everything of a deleted workspace (main.js), whichever socket hears it first.
+        if (message.code === "workspace_closed") {
+          document.dispatchEvent(new CustomEvent("devbench:workspace-closed", { detail: { message: String(message.message) } }));
+        }
         // The user's role changed while attached: follow the server's word
         // on whether this client may type, and size the PTY again if so.
         if (message.code === "access_changed" && typeof message.readonly === "boolean") {
