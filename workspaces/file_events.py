@@ -28,7 +28,16 @@ from django.conf import settings
 from platform_core.background import BackgroundTasks
 from platform_core.close_codes import NOT_FOUND, RESTART
 from platform_core.per_process import PerProcess
-from workspaces.tree_watcher import Changes, Limited, Resync, RootGone, TreeWatcher, WatchEvent, WatchUnavailable
+from workspaces.tree_watcher import (
+    BATCH_SECONDS,
+    Changes,
+    Limited,
+    Resync,
+    RootGone,
+    TreeWatcher,
+    WatchEvent,
+    WatchUnavailable,
+)
 
 logger = structlog.get_logger(__name__)
 
@@ -102,10 +111,11 @@ class FileEventsManager:
     which hands its events over to that loop.
     """
 
-    def __init__(self, watcher: TreeWatcher | None = None):
+    def __init__(self, *, batch_seconds: float = BATCH_SECONDS):
         self.clients: dict[int, set[EventsClient]] = {}
         self.loop: asyncio.AbstractEventLoop | None = None
-        self._watcher = watcher
+        self._batch_seconds = batch_seconds
+        self._watcher: TreeWatcher | None = None
         self._watches: dict[int, asyncio.Future] = {}
         self._limited: dict[int, str] = {}  # workspace id -> why some folders are not watched
         self._background = BackgroundTasks("file_events")
@@ -113,7 +123,7 @@ class FileEventsManager:
     @property
     def watcher(self) -> TreeWatcher:
         if self._watcher is None:
-            self._watcher = TreeWatcher(self._from_watcher)
+            self._watcher = TreeWatcher(self._from_watcher, batch_seconds=self._batch_seconds)
         return self._watcher
 
     # Sockets -----------------------------------------------------------------------------------------
