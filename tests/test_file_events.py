@@ -310,6 +310,22 @@ async def test_it_says_when_a_workspace_has_more_folders_than_it_follows(events,
     await socket.change("top.txt", "added")  # the root itself is still followed
 
 
+async def test_a_folder_that_cannot_be_watched_leaves_the_socket_for_the_other_messages(
+    events, personas, workspace, root
+):
+    shutil.rmtree(root)  # ready in the database, its folder gone (an administrator's mistake)
+
+    socket = await events(personas.owner)
+    unavailable = await socket.message("notice", code="watch_unavailable")
+    await sync_to_async(services.do_delete_workspace)(workspace, acting_user=personas.owner)
+
+    assert socket.messages[0] == {"type": "ready", "can_edit": True, "watching": False}
+    assert "Refresh" in unavailable["message"]
+    assert str(root) not in unavailable["message"]
+    assert await socket.expect_close() == NOT_FOUND
+    assert socket.messages[-1]["type"] == "workspace_closed"
+
+
 # Who may follow -------------------------------------------------------------------------------------------
 
 

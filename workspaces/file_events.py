@@ -145,13 +145,14 @@ class FileEventsManager:
             started = self._watches[workspace_id] = asyncio.wrap_future(future)
         try:
             await asyncio.shield(started)
-        except WatchUnavailable as error:
+        except Exception as error:
             if self._watches.get(workspace_id) is started:
                 del self._watches[workspace_id]  # the next socket tries again
-            logger.warning("file_events_unavailable", workspace_id=workspace_id, reason=str(error))
+            logger.warning("file_events_unavailable", workspace_id=workspace_id, reason=repr(error))
+            # WatchUnavailable says why in words without host paths; anything else is not shown.
+            why = f"{error} " if isinstance(error, WatchUnavailable) else ""
             client.send({**ready, "watching": False})
-            message = f"Changes on disk are not followed live: {error} Use Refresh."
-            client.notice("warning", "watch_unavailable", message)
+            client.notice("warning", "watch_unavailable", f"Changes on disk are not followed live. {why}Use Refresh.")
             return
         client.ready = True
         client.send({**ready, "watching": True})
