@@ -84,8 +84,9 @@ ADDED, MODIFIED, DELETED = "added", "modified", "deleted"
 FOLDER_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 # What a watched folder reports. Not ATTRIB (touch, chmod: nothing the tree or
 # an editor shows), not OPEN/ACCESS (reads). EXCL_UNLINK: nothing from files
-# already deleted but still open. DONT_FOLLOW and ONLYDIR: the descriptor's
-# magic link is followed to the folder itself, never further.
+# already deleted but still open. ONLYDIR: the watch is added through
+# /proc/self/fd/N, a link the kernel resolves to the very folder we opened
+# (so no DONT_FOLLOW, which would refuse that link), and it must be a folder.
 FOLDER_MASK = (
     inotify_flags.CREATE
     | inotify_flags.DELETE
