@@ -34,6 +34,11 @@ import { CLOSE_RESTARTED, finalCloseReason } from "../lib/websocket.js";
 import { languageServersAllowed } from "./large_files.js";
 import { monaco } from "./monaco.js";
 
+// Requests whose failure only means "nothing to offer here": basedpyright answers a code-action
+// request for a file it is still parsing with an internal error, which Monaco's client would
+// turn into an unhandled error in the page. Such a failure is logged and answered with no result.
+const QUIET_FAILURE_METHODS = new Set(["textDocument/codeAction"]);
+
 // Requests whose answers are locations, possibly in files without a model yet.
 const LOCATION_METHODS = new Set([
   "textDocument/definition",
@@ -211,6 +216,7 @@ class FilteringTransport {
   constructor({ socket, owner, languageIds, workspaceRootUri, settings, loadModel }) {
     Object.assign(this, { socket, owner, languageIds: new Set(languageIds), workspaceRootUri, settings, loadModel });
     this.locationRequests = new Set(); // ids of requests answered with locations in other files
+    this.quietRequests = new Set(); // ids of requests whose failure is answered with no result
     this.listener = undefined;
     this.queue = []; // received before the client listens
     this.outbox = []; // sent before the socket is open
@@ -292,6 +298,7 @@ class FilteringTransport {
     if (isRequest) this.pending.add(message.id);
     if (message.method === "textDocument/completion") this.completions.set(message.id, message.params);
     if (LOCATION_METHODS.has(message.method)) this.locationRequests.add(message.id);
+    if (QUIET_FAILURE_METHODS.has(message.method)) this.quietRequests.add(message.id);
     const text = JSON.stringify(message);
     if (this.socket.readyState === WebSocket.OPEN) this.socket.send(text);
     else this.outbox.push(text);
@@ -376,6 +383,10 @@ class FilteringTransport {
     if (message.method === undefined) {
       // A response to one of the client's requests.
       this.pending.delete(message.id);
+      if (this.quietRequests.delete(message.id) && message.error) {
+        console.warn(`${this}: ${message.error.message}`);
+        message = { jsonrpc: "2.0", id: message.id, result: null };
+      }
       if (message.id === this.initializeId && message.result?.capabilities) {
         // Servers (ruff) announce pull diagnostics statically even when the
         // client did not ask for them; the client would then pull into "lsp".
