@@ -62,7 +62,8 @@ class FileSearchView(SearchApiView):
         parameters=[
             OpenApiParameter(
                 "q",
-                {"type": "string", "minLength": 1, "maxLength": search.MAX_QUERY_CHARS},
+                # One line: line breaks and NUL are refused (workspaces/search.py).
+                {"type": "string", "minLength": 1, "maxLength": search.MAX_QUERY_CHARS, "pattern": "^[^\\n\\r\\x00]+$"},
                 required=True,
                 description="The text, or with regex=true a pattern.",
             ),
